@@ -1,0 +1,53 @@
+"""``Function``: one differentiable operation with array-level ``forward``/``backward``.
+
+Subclasses implement ``forward(*arrays) -> array | tuple`` and
+``backward(*grad_arrays) -> array | tuple`` (one gradient per input, ``None`` for an
+input that needs none).  ``forward`` saves on ``self`` only what ``backward`` needs.
+The graph edge is recorded only when grad mode is on and some input requires grad, so
+inference under ``no_grad()`` costs no bookkeeping.
+"""
+from __future__ import annotations
+
+import weakref
+
+from ..config import Config
+from .tensor import Tensor, as_tensor
+
+
+class Function:
+    generation = 0
+    inputs = None
+    outputs = None
+    out_meta = None
+
+    def __call__(self, *inputs):
+        inputs = [x if isinstance(x, Tensor) else as_tensor(x) for x in inputs]
+        ys = self.forward(*[x.data for x in inputs])
+        if not isinstance(ys, tuple):
+            ys = (ys,)
+            single = True
+        else:
+            single = False
+        if Config.enable_backprop and any(x._requires_grad for x in inputs):
+            self.generation = max(x.generation for x in inputs)
+            outputs = [Tensor._from_op(y, self) for y in ys]
+            self.inputs = inputs
+            self.outputs = [weakref.ref(o) for o in outputs]
+            if len(outputs) > 1:
+                self.out_meta = [(y.shape, y.dtype) for y in ys]
+        else:
+            outputs = [Tensor._from_op(y, None) for y in ys]
+        return outputs[0] if single else outputs
+
+    def forward(self, *xs):
+        raise NotImplementedError
+
+    def backward(self, *gys):
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Free the graph behind this function (called after backward unless retain_graph)."""
+        # Cutting the edge to the inputs frees every function upstream (each is owned
+        # only by its outputs); what this one saved goes when its outputs go.
+        self.inputs = None
+        self.outputs = None

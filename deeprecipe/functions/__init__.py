@@ -1,0 +1,58 @@
+"""The op library, imported as ``F``: fused operations with hand-written backward.
+
+Array ops and reductions take NumPy's names and arguments (``axis``, ``keepdims``);
+neural-network ops take ``torch.nn.functional``'s names and argument order; images
+are NCHW.
+"""
+from .math import (  # noqa: F401
+    abs, add, astype, broadcast_to, clip, concat, div, exp, getitem, log, matmul, max, mean,
+    min, mul, neg, permute, pow, reshape, stack, sqrt, sub, sum, sum_to, transpose, where,
+)
+from . import math as _math
+from ..engine.tensor import Tensor as _Tensor
+
+
+def _install_operators(T):
+    """Give ``Tensor`` its Python operators and array methods, all routed through ``F``."""
+    m = _math
+    T.__add__ = T.__radd__ = lambda a, b: m.add(a, b)
+    T.__sub__ = lambda a, b: m.sub(a, b)
+    T.__rsub__ = lambda a, b: m.rsub(a, b)
+    T.__mul__ = T.__rmul__ = lambda a, b: m.mul(a, b)
+    T.__truediv__ = lambda a, b: m.div(a, b)
+    T.__rtruediv__ = lambda a, b: m.rdiv(a, b)
+    T.__pow__ = lambda a, b: m.pow(a, b)
+    T.__rpow__ = lambda a, b: m.rpow(a, b)
+    T.__matmul__ = lambda a, b: m.matmul(a, b)
+    T.__rmatmul__ = lambda a, b: m.matmul(b, a)
+    T.__neg__ = lambda a: m.neg(a)
+    T.__abs__ = lambda a: m.abs(a)
+    T.__getitem__ = lambda a, i: m.getitem(a, i)
+
+    def _cmp(op):
+        def f(a, b):
+            b = b.data if isinstance(b, T) else b
+            return getattr(a.data, op)(b)
+        return f
+
+    # Comparisons give plain boolean arrays (no gradient flows through them).
+    for op in ("__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
+        setattr(T, op, _cmp(op))
+    T.__hash__ = object.__hash__  # tensors are hashed by identity (dict keys, sets)
+
+    T.reshape = lambda a, *shape: m.reshape(a, *shape)
+    T.transpose = lambda a, *axes: m.transpose(a, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else (axes or None))
+    T.permute = lambda a, *axes: m.permute(a, *axes)
+    T.T = property(lambda a: m.transpose(a))
+    T.sum = lambda a, axis=None, keepdims=False: m.sum(a, axis, keepdims)
+    T.mean = lambda a, axis=None, keepdims=False: m.mean(a, axis, keepdims)
+    T.max = lambda a, axis=None, keepdims=False: m.max(a, axis, keepdims)
+    T.min = lambda a, axis=None, keepdims=False: m.min(a, axis, keepdims)
+    T.exp = lambda a: m.exp(a)
+    T.log = lambda a: m.log(a)
+    T.sqrt = lambda a: m.sqrt(a)
+    T.abs = lambda a: m.abs(a)
+    T.clip = lambda a, a_min=None, a_max=None: m.clip(a, a_min, a_max)
+
+
+_install_operators(_Tensor)
