@@ -12,3 +12,17 @@ from . import functions  # noqa: F401  (also installs Tensor's operators)
 from . import functions as F  # noqa: F401
 
 __version__ = "0.1.0"
+
+# Sub-packages and the checkpoint functions load on first use, so that
+# ``import deeprecipe`` stays light (NumPy only) and fast.
+_LAZY_MODULES = ("nn", "optim", "data", "train", "diagnostics", "lab")
+_LAZY_ATTRS = {"save": "serialization", "load": "serialization"}
+
+
+def __getattr__(name):
+    import importlib
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_ATTRS:
+        return getattr(importlib.import_module(f".{_LAZY_ATTRS[name]}", __name__), name)
+    raise AttributeError(f"module 'deeprecipe' has no attribute {name!r}")
