@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import weakref
 
+import numpy as np
+
 from ..config import Config
 from .tensor import Tensor, as_tensor
 
@@ -23,10 +25,13 @@ class Function:
     def __call__(self, *inputs):
         inputs = [x if isinstance(x, Tensor) else as_tensor(x) for x in inputs]
         ys = self.forward(*[x.data for x in inputs])
+        # NumPy returns scalars from full reductions and from ufuncs on 0-d arrays; keep
+        # .data an array (writable in place, the same type as in every other tensor)
         if not isinstance(ys, tuple):
-            ys = (ys,)
+            ys = (np.asarray(ys) if isinstance(ys, np.generic) else ys,)
             single = True
         else:
+            ys = tuple(np.asarray(y) if isinstance(y, np.generic) else y for y in ys)
             single = False
         if Config.enable_backprop and any(x._requires_grad for x in inputs):
             self.generation = max(x.generation for x in inputs)

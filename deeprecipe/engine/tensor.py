@@ -29,7 +29,8 @@ def as_array(data, dtype=None, like=None):
     elif isinstance(data, numbers.Number) and like is not None:
         xp = get_array_module(like)
         kind = like.dtype.kind
-        if kind == "f" or (kind in "iub" and isinstance(data, numbers.Integral) and not isinstance(data, bool)):
+        # bool tensors are excluded: True * 2 is 2, not a bool
+        if kind == "f" or (kind in "iu" and isinstance(data, numbers.Integral) and not isinstance(data, bool)):
             return xp.asarray(data, dtype=like.dtype if dtype is None else dtype)
         arr = np.asarray(data)
         if arr.dtype.kind == "f":

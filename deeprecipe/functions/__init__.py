@@ -8,6 +8,19 @@ from .math import (  # noqa: F401
     abs, add, astype, broadcast_to, clip, concat, div, exp, getitem, log, matmul, max, mean,
     min, mul, neg, permute, pow, reshape, stack, sqrt, sub, sum, sum_to, transpose, where,
 )
+from .activation import (  # noqa: F401
+    elu, leaky_relu, log_softmax, maxout, prelu, relu, sigmoid, softmax, softplus, tanh,
+)
+from .linear import linear  # noqa: F401
+from .conv import conv2d  # noqa: F401
+from .pooling import avg_pool2d, max_pool2d  # noqa: F401
+from .normalization import batch_norm, group_norm, instance_norm, layer_norm  # noqa: F401
+from .dropout import dropout  # noqa: F401
+from .loss import (  # noqa: F401
+    binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss, mse_loss, nll_loss,
+    softmax_cross_entropy,
+)
+from .metrics import accuracy  # noqa: F401
 from . import math as _math
 from ..engine.tensor import Tensor as _Tensor
 

@@ -99,7 +99,14 @@ class Pow(_Binary):
         x0, x1 = self.x0, self.x1
         g0 = g1 = None
         if self.inputs[0].requires_grad:
-            g0 = sum_to_array(gy * x1 * x0 ** (x1 - 1), self.shape0)
+            # d/da a^b = b a^(b-1); for b == 0 it is 0 everywhere (a^(b-1) would give
+            # 0 * inf = nan at a == 0), as in PyTorch
+            zero = x1 == 0
+            if xp.any(zero):
+                d = xp.where(zero, 0, x1 * x0 ** xp.where(zero, 1, x1 - 1)).astype(self.y.dtype, copy=False)
+            else:
+                d = x1 * x0 ** (x1 - 1)
+            g0 = sum_to_array(gy * d, self.shape0)
         if self.inputs[1].requires_grad:
             # d/db a^b = a^b log a; defined as 0 where a == 0 (the limit for b > 0)
             with_log = xp.where(x0 > 0, xp.log(xp.where(x0 > 0, x0, 1)), 0)
@@ -144,13 +151,6 @@ def rpow(x0, x1):
     return pow(x1, x0)
 
 
-class _Unary(Function):
-    def forward(self, x):
-        self.x = x
-        self.y = self.compute(x)
-        return self.y
-
-
 class Neg(Function):
     def forward(self, x):
         return -x
@@ -159,32 +159,38 @@ class Neg(Function):
         return -gy
 
 
-class Exp(_Unary):
-    def compute(self, x):
-        return get_array_module(x).exp(x)
+# Each unary op saves only what its backward reads: the output for exp and sqrt,
+# the input for log and abs.
+class Exp(Function):
+    def forward(self, x):
+        self.y = get_array_module(x).exp(x)
+        return self.y
 
     def backward(self, gy):
         return gy * self.y
 
 
-class Log(_Unary):
-    def compute(self, x):
+class Log(Function):
+    def forward(self, x):
+        self.x = x
         return get_array_module(x).log(x)
 
     def backward(self, gy):
         return gy / self.x
 
 
-class Sqrt(_Unary):
-    def compute(self, x):
-        return get_array_module(x).sqrt(x)
+class Sqrt(Function):
+    def forward(self, x):
+        self.y = get_array_module(x).sqrt(x)
+        return self.y
 
     def backward(self, gy):
         return gy / (2 * self.y)
 
 
-class Abs(_Unary):
-    def compute(self, x):
+class Abs(Function):
+    def forward(self, x):
+        self.x = x
         return get_array_module(x).abs(x)
 
     def backward(self, gy):
@@ -258,6 +264,9 @@ class MatMul(Function):
     def backward(self, gy):
         a, b = self.a, self.b
         xp = get_array_module(gy)
+        if a.ndim == 1 and b.ndim == 1:  # inner product: gy is a scalar
+            return (gy * b if self.inputs[0].requires_grad else None,
+                    gy * a if self.inputs[1].requires_grad else None)
         # promote vectors to matrices so one formula covers every case
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
@@ -328,7 +337,8 @@ class _MinMax(Function):
         # Ties share the gradient equally (as PyTorch's amax/amin do).
         gy = expand_reduced(gy, self.x.shape, self.axis, self.keepdims)
         mask = self.x == self.y
-        count = mask.sum(axis=self.axis, keepdims=True)
+        # count in the gradient's dtype: an int64 count would promote float32 to float64
+        count = mask.sum(axis=self.axis, keepdims=True, dtype=gy.dtype)
         return gy * mask / count
 
 
@@ -473,7 +483,7 @@ class GetItem(Function):
         self.index = index
 
     def forward(self, x):
-        self.in_shape, self.dtype = x.shape, x.dtype
+        self.in_shape = x.shape
         try:
             return x[self.index]
         except IndexError as e:
@@ -482,9 +492,25 @@ class GetItem(Function):
     def backward(self, gy):
         xp = get_array_module(gy)
         gx = xp.zeros(self.in_shape, dtype=gy.dtype)
-        # add.at accumulates repeated integer indices (x[[0, 0]]); plain assignment would not
-        xp.add.at(gx, self.index, gy)
+        if _selects_each_once(self.index):
+            gx[self.index] = gy  # slices, ints and boolean masks never repeat an element
+        else:
+            # add.at accumulates repeated integer indices (x[[0, 0]]); assignment would not
+            xp.add.at(gx, self.index, gy)
         return gx
+
+
+def _selects_each_once(index) -> bool:
+    """Whether ``index`` (basic indexing or boolean masks) selects every element at most once."""
+    for i in index if isinstance(index, tuple) else (index,):
+        if i is None or i is Ellipsis or isinstance(i, slice):
+            continue
+        if isinstance(i, (int, np.integer)) and not isinstance(i, bool):
+            continue
+        if getattr(i, "dtype", None) == np.bool_ and getattr(i, "ndim", 0) > 0:
+            continue
+        return False
+    return True
 
 
 def getitem(x, index):
@@ -561,8 +587,12 @@ class Where(Function):
     def backward(self, gy):
         zero = gy.dtype.type(0)
         xp = get_array_module(gy)
-        return (sum_to_array(xp.where(self.cond, gy, zero), self.shape0),
-                sum_to_array(xp.where(self.cond, zero, gy), self.shape1))
+        g0 = g1 = None
+        if self.inputs[0].requires_grad:
+            g0 = sum_to_array(xp.where(self.cond, gy, zero), self.shape0)
+        if self.inputs[1].requires_grad:
+            g1 = sum_to_array(xp.where(self.cond, zero, gy), self.shape1)
+        return g0, g1
 
 
 def where(condition, x, y):
@@ -570,7 +600,8 @@ def where(condition, x, y):
     if isinstance(condition, Tensor):
         condition = condition.data
     x, y = _pair(x, y)
-    return Where(condition.astype(bool) if hasattr(condition, "astype") else condition)(x, y)
+    xp = get_array_module(x.data, y.data)
+    return Where(xp.asarray(condition).astype(bool, copy=False))(x, y)
 
 
 class AsType(Function):

@@ -1,0 +1,63 @@
+"""Fully connected layer ``y = x @ W.T + b`` as one fused op (``torch.nn.functional.linear``).
+
+This is the hot path of MLP training, so the op keeps temporaries to a minimum: the
+forward is one GEMM whose fresh output receives the bias in place, and the backward
+computes only the gradients whose inputs require them (the input batch of the first
+layer usually does not).
+"""
+from __future__ import annotations
+
+from ..engine.function import Function
+
+
+class Linear(Function):
+    """``x (..., in)``, ``W (out, in)``, optional ``b (out,)`` -> ``y (..., out)``."""
+
+    def forward(self, x, W, b=None):
+        if W.ndim != 2:
+            raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {W.shape}")
+        if x.ndim == 0 or x.shape[-1] != W.shape[1]:
+            raise ValueError(
+                f"linear: input of shape {x.shape} does not match weight of shape {W.shape}: "
+                f"the last input dimension must equal in_features={W.shape[1]}")
+        if b is not None and b.shape != (W.shape[0],):
+            raise ValueError(f"linear: bias must have shape ({W.shape[0]},), got {b.shape}")
+        self.x, self.W = x, W
+        y = x @ W.T  # BLAS reads the transposed view directly: no copy of W
+        if b is not None:
+            y += b  # in place into the fresh GEMM output: no extra temporary
+        return y
+
+    def backward(self, gy):
+        x, W = self.x, self.W
+        inputs = self.inputs
+        gx = gW = gb = None
+        if inputs[0].requires_grad:
+            gx = gy @ W
+        if inputs[1].requires_grad or (len(inputs) > 2 and inputs[2].requires_grad):
+            if x.ndim != 2:  # fold leading dims into the batch so each grad is one GEMM
+                x = x.reshape(-1, x.shape[-1])
+                gy = gy.reshape(-1, gy.shape[-1])
+            if inputs[1].requires_grad:
+                gW = gy.T @ x
+            if len(inputs) > 2 and inputs[2].requires_grad:
+                gb = gy.sum(axis=0)
+        if len(inputs) > 2:
+            return gx, gW, gb
+        return gx, gW
+
+
+def linear(x, weight, bias=None):
+    """Affine map ``x @ weight.T + bias``, like ``torch.nn.functional.linear``.
+
+    Args:
+        x: input of shape ``(..., in_features)`` (Tensor or array).
+        weight: ``(out_features, in_features)``.
+        bias: optional ``(out_features,)``.
+
+    Returns:
+        Tensor of shape ``(..., out_features)``.
+    """
+    if bias is None:
+        return Linear()(x, weight)
+    return Linear()(x, weight, bias)
