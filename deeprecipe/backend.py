@@ -38,19 +38,20 @@ def get_array_module(*arrays):
     Raises ``ValueError`` when NumPy and CuPy arrays are mixed: silently copying
     between devices would hide a bug and cost a transfer per op.
     """
-    on_gpu = False
-    on_cpu = False
+    on_gpu = on_cpu = False
     for a in arrays:
-        a = getattr(a, "data", a) if not isinstance(a, np.ndarray) else a
-        if is_cupy_array(a):
-            on_gpu = True
-        elif isinstance(a, np.ndarray):
-            on_cpu = True
-    if on_gpu and on_cpu:
-        raise ValueError(
-            "arrays live on different devices (NumPy on CPU and CuPy on GPU); "
-            "move them to one device first with .to('cpu') or .to('cuda')")
+        if type(a) is not np.ndarray:  # the common case (NumPy) costs one type check
+            a = getattr(a, "data", a)
+            if type(a) is not np.ndarray:
+                if is_cupy_array(a):
+                    on_gpu = True
+                continue
+        on_cpu = True
     if on_gpu:
+        if on_cpu:
+            raise ValueError(
+                "arrays live on different devices (NumPy on CPU and CuPy on GPU); "
+                "move them to one device first with .to('cpu') or .to('cuda')")
         return cupy_module()
     return np
 

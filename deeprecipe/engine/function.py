@@ -24,25 +24,34 @@ class Function:
 
     def __call__(self, *inputs):
         inputs = [x if isinstance(x, Tensor) else as_tensor(x) for x in inputs]
+        record = Config.enable_backprop and any(x._requires_grad for x in inputs)
+        # Set before forward so an op can skip saving what no gradient will need
+        # (e.g. conv's im2col matrix when the weight is frozen): ``self.needs_grad(i)``.
+        self.inputs = inputs if record else None
         ys = self.forward(*[x.data for x in inputs])
         # NumPy returns scalars from full reductions and from ufuncs on 0-d arrays; keep
         # .data an array (writable in place, the same type as in every other tensor)
-        if not isinstance(ys, tuple):
-            ys = (np.asarray(ys) if isinstance(ys, np.generic) else ys,)
-            single = True
-        else:
-            ys = tuple(np.asarray(y) if isinstance(y, np.generic) else y for y in ys)
-            single = False
-        if Config.enable_backprop and any(x._requires_grad for x in inputs):
+        if type(ys) is not tuple:
+            if isinstance(ys, np.generic):
+                ys = np.asarray(ys)
+            if not record:
+                return Tensor._from_op(ys, None)
             self.generation = max(x.generation for x in inputs)
-            outputs = [Tensor._from_op(y, self) for y in ys]
-            self.inputs = inputs
-            self.outputs = [weakref.ref(o) for o in outputs]
-            if len(outputs) > 1:
-                self.out_meta = [(y.shape, y.dtype) for y in ys]
-        else:
-            outputs = [Tensor._from_op(y, None) for y in ys]
-        return outputs[0] if single else outputs
+            out = Tensor._from_op(ys, self)
+            self.outputs = (weakref.ref(out),)
+            return out
+        ys = tuple(np.asarray(y) if isinstance(y, np.generic) else y for y in ys)
+        if not record:
+            return [Tensor._from_op(y, None) for y in ys]
+        self.generation = max(x.generation for x in inputs)
+        outputs = [Tensor._from_op(y, self) for y in ys]
+        self.outputs = [weakref.ref(o) for o in outputs]
+        self.out_meta = [(y.shape, y.dtype) for y in ys]
+        return outputs
+
+    def needs_grad(self, i: int) -> bool:
+        """Whether backward must produce a gradient for input ``i`` (usable in forward too)."""
+        return self.inputs is not None and self.inputs[i]._requires_grad
 
     def forward(self, *xs):
         raise NotImplementedError
