@@ -1,0 +1,26 @@
+"""Training: ``fit`` / ``evaluate`` / ``predict``, Keras-named callbacks, exact resume, the CLI.
+
+    from deeprecipe import nn, train
+    model = nn.MLP([784, 512, 256, 10], init="he")
+    history = train.fit(model, (x_train, y_train), val=(x_val, y_val), optimizer="adam", lr=1e-3,
+                        epochs=10, batch_size=128, seed=0,
+                        callbacks=[train.EarlyStopping(patience=3, restore_best_weights=True),
+                                   train.ModelCheckpoint("runs/mlp/checkpoints", every_n_steps=200)])
+    history.history["val_accuracy"]                 # one value per epoch
+    train.evaluate(model, x_test, y_test)            # {'loss': ..., 'accuracy': ...}
+    train.fit(model, ..., resume_from="runs/mlp/checkpoints/last.npz")   # continue exactly
+"""
+from .callbacks import (  # noqa: F401
+    Callback, CallbackList, CSVLogger, EarlyStopping, LRScheduler, ModelCheckpoint, ProgressBar,
+    ReduceLROnPlateau, TensorBoard, TerminateOnNaN,
+)
+from .history import History  # noqa: F401
+from .losses import LOSS_NAMES, get_loss  # noqa: F401
+from .loop import Trainer, evaluate, fit, load_checkpoint, predict  # noqa: F401
+from .config import TrainConfig  # noqa: F401
+
+__all__ = [
+    "fit", "evaluate", "predict", "Trainer", "History", "load_checkpoint", "get_loss", "LOSS_NAMES",
+    "TrainConfig", "Callback", "CallbackList", "ProgressBar", "EarlyStopping", "LRScheduler",
+    "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger", "TerminateOnNaN", "TensorBoard",
+]

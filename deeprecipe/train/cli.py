@@ -1,0 +1,129 @@
+"""``deeprecipe train``: train a model from the command line or a TOML file.
+
+    deeprecipe train --data fashion-mnist --model mlp:512,256 --activation relu --norm batch \\
+        --dropout 0.2 --init he --optimizer adam --lr 1e-3 --schedule onecycle --epochs 10 \\
+        --batch-size 128 --seed 0 --out runs/fmnist-mlp
+    deeprecipe train --config job.toml --epochs 3      # the command line overrides the file
+    deeprecipe train --config job.toml --resume        # continue an interrupted run
+
+Writes ``config.json``, ``metrics.csv``, ``metrics.json`` and ``checkpoints/`` to
+``--out`` (see :mod:`deeprecipe.train.job`).  ``--threads N`` limits BLAS threads
+through threadpoolctl; without it, set ``OPENBLAS_NUM_THREADS=N`` before starting
+(NumPy reads it only when it is first imported).
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+
+from .config import CHOICES, DATA_NAMES, MODEL_HELP, TrainConfig, config_from_mapping, read_toml, validate
+
+_HELP = {
+    "data": f"dataset: {', '.join(DATA_NAMES)}, or npz:PATH with arrays x_train, y_train[, x_test, y_test]",
+    "model": MODEL_HELP,
+    "activation": "hidden-layer activation",
+    "norm": "normalization after each hidden linear/conv layer",
+    "dropout": "dropout probability after each hidden activation",
+    "init": "weight initialization (he = Kaiming normal; default = torch's default)",
+    "optimizer": "optimizer name (adam, sgd, adamw, rmsprop, adagrad, ...)",
+    "lr": "learning rate (the peak rate for onecycle)",
+    "momentum": "momentum for optimizers that take one (sgd, rmsprop); 0 = none",
+    "weight_decay": "weight decay (L2 for sgd/adam, decoupled for adamw)",
+    "schedule": "learning-rate schedule: step (x0.1 every epochs/3), cosine and onecycle (per step), "
+                "plateau (halve when val_loss stalls for 2 epochs)",
+    "epochs": "number of epochs",
+    "batch_size": "mini-batch size",
+    "seed": "seed of the initialization, data split and order, and dropout masks",
+    "val_fraction": "fraction of the training set held out for validation (0: none)",
+    "train_samples": "train on a seeded random subset of this many samples (0: all)",
+    "patience": "early stopping on val_loss after this many epochs without improvement (0: off); "
+                "the best weights are restored",
+    "checkpoint_every": "also checkpoint every this many optimizer steps (0: only at epoch ends)",
+    "device": "cpu, or cuda (needs CuPy)",
+    "out": "output folder (default runs/<data>-<model>-seed<seed>)",
+    "threads": "BLAS threads (needs threadpoolctl; 0: leave as is)",
+    "progress": "progress display: auto (tqdm on a terminal), bar, lines, none",
+}
+
+
+class _SuggestingParser(argparse.ArgumentParser):
+    """An ArgumentParser that refuses unknown options itself, with the closest valid one.
+
+    (The sub-command parser is created by ``deeprecipe/cli.py``; its class is switched to
+    this one so that ``deeprecipe train --learning-rate 1`` says ``did you mean --lr?``
+    instead of argparse's bare "unrecognized arguments".)
+    """
+
+    def parse_known_args(self, args=None, namespace=None):
+        ns, extra = super().parse_known_args(args, namespace)
+        if extra:
+            opts = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+            msgs = []
+            for e in extra:
+                key = e.split("=", 1)[0]
+                near = difflib.get_close_matches(key, opts, n=1)
+                msgs.append(f"{e}" + (f" (did you mean {near[0]}?)" if near else ""))
+            self.error(f"unknown option(s): {', '.join(msgs)}; see deeprecipe train --help")
+        return ns, extra
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "train", help="train a model (MLP or CNN) and write metrics and checkpoints",
+        description=__doc__.split("\n\n")[0], allow_abbrev=False,
+    )
+    p.__class__ = _SuggestingParser
+    defaults = TrainConfig()
+    p.add_argument("--config", metavar="TOML", help="read options from a TOML file (the command line wins)")
+    for f in TrainConfig.field_names():
+        flag = "--" + f.replace("_", "-")
+        default = getattr(defaults, f)
+        if isinstance(default, bool):
+            continue
+        # Choices are checked by config.validate (same message, with a suggestion, for
+        # the command line and for TOML files), so argparse only converts types here.
+        choices = f" [{'|'.join(CHOICES[f])}]" if f in CHOICES else ""
+        p.add_argument(flag, default=argparse.SUPPRESS, type=type(default), metavar=f.upper(),
+                       help=f"{_HELP[f]}{choices} (default: {default!r})")
+    p.add_argument("--resume", action="store_true", default=argparse.SUPPRESS,
+                   help="continue the run in --out from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", default=argparse.SUPPRESS,
+                   help="replace a run already in --out")
+    p.set_defaults(func=main)
+    return p
+
+
+def resolve(args) -> TrainConfig:
+    """Defaults, then the TOML file, then the command line; validated."""
+    cfg = TrainConfig()
+    given = {k: v for k, v in vars(args).items() if k not in ("func", "command", "config")}
+    if getattr(args, "config", None):
+        cfg = config_from_mapping(read_toml(args.config), f"config file {args.config}", cfg)
+    cfg = config_from_mapping(given, "the command line", cfg)
+    return validate(cfg)
+
+
+def main(args) -> int:
+    from .job import RunDirError, run
+    try:
+        cfg = resolve(args)
+        summary = run(cfg)
+    except (ValueError, TypeError, OSError, RuntimeError) as e:
+        if os.environ.get("DEEPRECIPE_DEBUG"):
+            raise
+        kind = "error" if not isinstance(e, RunDirError) else "refusing"
+        print(f"deeprecipe train: {kind}: {e}", file=sys.stderr)
+        return 2
+    h = summary["history"]["history"]
+    parts = [f"{k} {h[k][-1]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if h.get(k)
+             and h[k][-1] is not None]
+    test = summary["test"]
+    if test:
+        parts.append(f"test_loss {test['loss']:.4f}  test_accuracy {test['accuracy']:.4f}")
+    print(f"done: {len(summary['history']['epoch'])} epochs  " + "  ".join(parts))
+    if summary["stop_reason"]:
+        print(summary["stop_reason"])
+    print(f"wrote {cfg.out}/config.json, metrics.csv, metrics.json, checkpoints/")
+    return 1 if summary["diverged"] else 0

@@ -1,0 +1,256 @@
+"""The training job's configuration: defaults, TOML files, validation.
+
+``deeprecipe train`` reads its options from (later wins) the defaults below, a TOML
+file (``--config job.toml``) and the command line.  A TOML file uses the option names
+with underscores, at the top level or in a ``[train]`` table::
+
+    data = "fashion-mnist"
+    model = "mlp:512,256"
+    activation = "relu"
+    norm = "batch"
+    dropout = 0.2
+    init = "he"
+    optimizer = "adam"
+    lr = 1e-3
+    schedule = "onecycle"
+    epochs = 10
+    batch_size = 128
+    seed = 0
+    out = "runs/fmnist-mlp"
+
+Unknown keys are refused, with the list of valid ones (and the closest match).  TOML is
+read with the standard library's ``tomllib`` (Python >= 3.11), else with ``tomli`` if it
+is installed.
+
+The *resolved* configuration (every option, after defaults) is what identifies a run:
+it is written to ``<out>/config.json``, and an output folder that holds a run with a
+different resolved configuration is refused unless ``--overwrite`` is given.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import os
+from dataclasses import dataclass, field
+
+MODEL_HELP = ("'mlp:H1,H2,...' (hidden sizes; 'mlp' alone is a linear softmax model) or "
+              "'cnn:C1,C2,...[/F1,F2,...]' (3x3 conv + 2x2 max-pool blocks with C channels, then "
+              "hidden fully connected layers F; default cnn:32,64/128)")
+
+CHOICES = {
+    "activation": ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "softplus", "prelu", "maxout"),
+    "norm": ("none", "batch", "layer"),
+    "init": ("default", "he", "glorot", "lecun", "normal"),
+    "schedule": ("none", "step", "cosine", "onecycle", "plateau"),
+    "device": ("cpu", "cuda"),
+    "progress": ("auto", "bar", "lines", "none"),
+}
+DATA_NAMES = ("fashion-mnist", "mnist", "digits", "spirals", "blobs")
+
+
+@dataclass
+class TrainConfig:
+    """Every option of a training job (see ``deeprecipe train --help`` for each one)."""
+
+    data: str = "fashion-mnist"
+    model: str = "mlp:512,256"
+    activation: str = "relu"
+    norm: str = "none"
+    dropout: float = 0.0
+    init: str = "he"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    schedule: str = "none"
+    epochs: int = 10
+    batch_size: int = 128
+    seed: int = 0
+    val_fraction: float = 0.1
+    train_samples: int = 0
+    patience: int = 0
+    checkpoint_every: int = 0
+    device: str = "cpu"
+    # Not part of a run's identity (how and where it runs, not what it computes):
+    out: str = ""
+    threads: int = 0
+    progress: str = "auto"
+    overwrite: bool = False
+    resume: bool = False
+
+    #: options that do not change the result, left out when comparing two runs
+    RUNTIME_KEYS = ("out", "threads", "progress", "overwrite", "resume")
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def identity(self) -> dict:
+        """The resolved options that define what the run computes."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in self.RUNTIME_KEYS}
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def _type_of(name):
+    return type(_FIELDS[name].default)  # every option has a default of its type
+
+
+def unknown_key_error(key: str, where: str) -> ValueError:
+    valid = TrainConfig.field_names()
+    near = difflib.get_close_matches(key.replace("-", "_"), valid, n=1)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    return ValueError(f"unknown option {key!r} in {where}{hint}; valid options: {', '.join(valid)}")
+
+
+def coerce(name: str, value, where: str = "the configuration"):
+    """Check ``value``'s type for option ``name`` (ints are accepted for floats; bools are not numbers)."""
+    t = _type_of(name)
+    if t is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} in {where} must be true or false, got {value!r}")
+        return value
+    if isinstance(value, bool):
+        raise TypeError(f"{name} in {where} must be a {t.__name__}, got the boolean {value!r}")
+    if t is float:
+        if not isinstance(value, (int, float)):
+            raise TypeError(f"{name} in {where} must be a number, got {value!r}")
+        return float(value)
+    if t is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int):
+            raise TypeError(f"{name} in {where} must be an integer, got {value!r}")
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"{name} in {where} must be a string, got {value!r}")
+    return value
+
+
+def read_toml(path) -> dict:
+    """Parse a TOML file; ``tomllib`` (3.11+) or ``tomli``, else a clear error."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise RuntimeError(
+                "reading a TOML --config needs Python >= 3.11 (tomllib) or the tomli package: "
+                "pip install tomli") from None
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"config file {path!r} does not exist")
+    with open(path, "rb") as f:
+        try:
+            doc = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: not valid TOML: {e}") from None
+    if "train" in doc and isinstance(doc["train"], dict):
+        extra = [k for k in doc if k != "train"]
+        if extra:
+            raise ValueError(f"{path}: put every option inside [train] or none of them; found {extra} outside")
+        doc = doc["train"]
+    return doc
+
+
+def config_from_mapping(values: dict, where: str, base: TrainConfig | None = None) -> TrainConfig:
+    """Apply ``values`` (option name -> value) over ``base``; unknown names are refused."""
+    cfg = dataclasses.replace(base) if base is not None else TrainConfig()
+    for key, value in values.items():
+        name = key.replace("-", "_")
+        if name not in _FIELDS:
+            raise unknown_key_error(key, where)
+        if isinstance(value, dict):
+            raise TypeError(f"{key} in {where} must be a value, not a table")
+        setattr(cfg, name, coerce(name, value, where))
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> TrainConfig:
+    """Check every option's range and choices; returns ``cfg`` with names normalized."""
+    for name, choices in CHOICES.items():
+        v = getattr(cfg, name).lower().replace("-", "_") if name != "device" else getattr(cfg, name).lower()
+        if name == "activation" and v == "leakyrelu":
+            v = "leaky_relu"
+        if v not in choices:
+            near = difflib.get_close_matches(v, choices, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ValueError(f"{name} must be one of {', '.join(choices)}; got {getattr(cfg, name)!r}{hint}")
+        setattr(cfg, name, v)
+    d = cfg.data.lower()
+    if not (d.startswith("npz:") or d in DATA_NAMES):
+        near = difflib.get_close_matches(d, DATA_NAMES, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ValueError(f"data must be one of {', '.join(DATA_NAMES)} or npz:PATH; got {cfg.data!r}{hint}")
+    if d.startswith("npz:"):
+        if len(cfg.data) == 4:
+            raise ValueError("data npz:PATH needs a path after 'npz:'")
+    else:
+        cfg.data = d
+    parse_model_spec(cfg.model)  # raises on a bad spec
+    checks = [
+        ("dropout", 0.0 <= cfg.dropout < 1.0, "must lie in [0, 1)"),
+        ("lr", cfg.lr > 0 and math.isfinite(cfg.lr), "must be a positive number"),
+        ("momentum", 0.0 <= cfg.momentum < 1.0, "must lie in [0, 1)"),
+        ("weight_decay", cfg.weight_decay >= 0, "must be >= 0"),
+        ("epochs", cfg.epochs >= 1, "must be >= 1"),
+        ("batch_size", cfg.batch_size >= 1, "must be >= 1"),
+        ("seed", cfg.seed >= 0, "must be >= 0"),
+        ("val_fraction", 0.0 <= cfg.val_fraction < 1.0, "must lie in [0, 1) (0: no validation split)"),
+        ("train_samples", cfg.train_samples >= 0, "must be >= 0 (0: all)"),
+        ("patience", cfg.patience >= 0, "must be >= 0 (0: no early stopping)"),
+        ("checkpoint_every", cfg.checkpoint_every >= 0, "must be >= 0 (0: only at epoch ends)"),
+        ("threads", cfg.threads >= 0, "must be >= 0 (0: leave BLAS as it is)"),
+    ]
+    for name, ok, msg in checks:
+        if not ok:
+            raise ValueError(f"{name} {msg}, got {getattr(cfg, name)!r}")
+    if cfg.patience and cfg.val_fraction == 0:
+        raise ValueError("early stopping (patience > 0) watches val_loss: set val_fraction > 0")
+    if cfg.schedule == "plateau" and cfg.val_fraction == 0:
+        raise ValueError("schedule 'plateau' watches val_loss: set val_fraction > 0")
+    if cfg.resume and cfg.overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite deletes it: pass only one")
+    return cfg
+
+
+@dataclass
+class ModelSpec:
+    kind: str                       # 'mlp' | 'cnn'
+    hidden: list = field(default_factory=list)       # mlp hidden sizes / cnn conv channels
+    fc: list = field(default_factory=list)           # cnn hidden fully connected sizes
+
+
+def _ints(text: str, what: str, spec: str) -> list[int]:
+    if not text.strip():
+        return []
+    try:
+        vals = [int(t) for t in text.split(",")]
+    except ValueError:
+        raise ValueError(f"model {spec!r}: {what} must be comma-separated integers, got {text!r}") from None
+    if any(v < 1 for v in vals):
+        raise ValueError(f"model {spec!r}: {what} must be positive, got {vals}")
+    return vals
+
+
+def parse_model_spec(spec: str) -> ModelSpec:
+    """``'mlp:512,256'`` or ``'cnn:32,64/128'`` -> :class:`ModelSpec` (see :data:`MODEL_HELP`)."""
+    s = spec.strip().lower()
+    kind, _, rest = s.partition(":")
+    if kind == "mlp":
+        return ModelSpec("mlp", _ints(rest, "hidden sizes", spec))
+    if kind == "cnn":
+        if not rest:
+            return ModelSpec("cnn", [32, 64], [128])
+        conv, _, fc = rest.partition("/")
+        channels = _ints(conv, "conv channels", spec)
+        if not channels:
+            raise ValueError(f"model {spec!r}: a cnn needs at least one conv block, e.g. cnn:32,64/128")
+        return ModelSpec("cnn", channels, _ints(fc, "fully connected sizes", spec))
+    raise ValueError(f"unknown model {spec!r}: use {MODEL_HELP}")
