@@ -1,0 +1,83 @@
+"""dropout: dropout lowers the training accuracy but raises the test accuracy
+(seeds 000, 001, 003; Saito ch06/overfit_dropout.py).
+
+Setting: the book's overfitting network (``_overfit_setting``: 300 images, MLP
+784 → 6 × 100 ReLU → 10, He init, SGD lr 0.01, batch 100), trained twice per seed from the
+same initial weights and data order: without dropout and with dropout (ratio 0.2 after
+every hidden activation, 301 epochs in the book's ``overfit_dropout.py``).  The book's
+dropout scales at test time (train: x·mask; test: x·(1 − p)), which is the library's
+``nn.Dropout(p, scale_at_test=True)``; ``scale_at_test=False`` in the config would use
+inverted dropout instead.  Accuracies are measured in eval mode on the whole training set
+and on the test subset.
+
+Decision (fixed from the claim's words before running), paired over seeds with 95%
+intervals, on the final accuracies:
+  * training accuracy goes down: train(no dropout) − train(dropout) has its interval above 0;
+  * test accuracy goes up: test(dropout) − test(no dropout) has its interval above 0.
+"""
+from __future__ import annotations
+
+from ..experiment import Experiment
+from ..rules import check_diff, combine
+from ._overfit_setting import BOOK, QUICK, TEST, plot_train_test, weight_sq_norm
+
+ARMS = ("no_dropout", "dropout")
+
+
+def train_arm(config, seed, ctx, p: float) -> dict:
+    from ... import nn
+    from ..data import image_data
+    from ..training import train_classifier
+    data = image_data(config["data"], n_train=config["n_train"], n_test=config["n_test"], seed=seed)
+    sizes = [int(data.x_train.shape[1]), *config["hidden"], int(data.n_classes)]
+    # Dropout layers draw nothing at construction: both arms start from the same weights.
+    model = nn.MLP(sizes, activation="relu", init="he", dropout=p, scale_at_test=config["scale_at_test"], rng=seed)
+    m, model = train_classifier(data, model=model, optimizer="sgd", lr=config["lr"], epochs=config["epochs"],
+                                batch_size=config["batch_size"], seed=seed, eval_every=config["eval_every"],
+                                progress=ctx.progress)
+    m["final"]["gap"] = m["final"]["train_acc"] - m["final"]["test_acc"]
+    m["final"]["weight_sq_norm"] = weight_sq_norm(model)
+    m["data"] = data.describe()
+    return m
+
+
+def run(config, seed, ctx):
+    return {"no_dropout": train_arm(config, seed, ctx, 0.0),
+            "dropout": train_arm(config, seed, ctx, config["dropout"])}
+
+
+def plot(results, fig):
+    fig.set_size_inches(12, 4.5)
+    a1, a2 = fig.subplots(1, 2, sharey=True)
+    c = results.config
+    plot_train_test(a1, results, "no_dropout", title="no dropout")
+    conv = "scaled at test" if c.get("scale_at_test") else "inverted"
+    plot_train_test(a2, results, "dropout", title=f"dropout ratio {c.get('dropout')} ({conv})")
+
+
+def verdict(results):
+    tr0, tr1 = results.values("no_dropout.final.train_acc"), results.values("dropout.final.train_acc")
+    te0, te1 = results.values("no_dropout.final.test_acc"), results.values("dropout.final.test_acc")
+    checks = [check_diff("train acc: no dropout - dropout", tr0, tr1, ">", 0.0),
+              check_diff("test acc: dropout - no dropout", te1, te0, ">", 0.0)]
+    extra = {
+        "train acc without / with dropout": f"{tr0.mean():.4f} / {tr1.mean():.4f}",
+        "test acc without / with dropout": f"{te0.mean():.4f} / {te1.mean():.4f}",
+        "gap without / with dropout": f"{(tr0 - te0).mean():.4f} / {(tr1 - te1).mean():.4f}",
+    }
+    return combine(checks, "With dropout the final training accuracy is lower and the final test accuracy is "
+                           "higher than without (paired over seeds)", extra)
+
+
+EXPERIMENT = Experiment(
+    id="dropout",
+    title="Dropout: worse on training data, better on test data",
+    source=("000", "001", "003"),
+    claim=("Dropout makes the results on the training set worse but the results on the test set better "
+           "(the book's overfitting setting with dropout ratio 0.2)."),
+    presets={
+        "test": dict(TEST, dropout=0.2, scale_at_test=True, seeds=2),
+        "quick": dict(QUICK, epochs=301, eval_every=10, dropout=0.2, scale_at_test=True, seeds=3),
+        "full": dict(BOOK, epochs=301, dropout=0.2, scale_at_test=True, seeds=5),
+    },
+    run=run, plot=plot, verdict=verdict)

@@ -1,0 +1,284 @@
+"""The report of a results directory: one self-contained HTML file and a Markdown summary.
+
+``write_report(OUT)`` reads every ``OUT/<id>/`` the lab wrote, recomputes each verdict
+from the saved metrics (and redraws a figure that is missing or older than its
+metrics), and writes
+
+* ``OUT/report.html``: a summary table (claim, verdict, deciding numbers, seeds, time),
+  a section per experiment (figure embedded as base64 PNG, rule, numbers, settings,
+  seeds, errors), and the environment (versions, backend, BLAS threads, device).  It
+  has no external references: it opens offline and can be mailed as one file.
+* ``OUT/report.md``: the summary table for terminals.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from dataclasses import dataclass, field
+
+from . import registry, storage
+from .experiment import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, Verdict
+from .runner import Outcome, finalize, load_results
+
+
+@dataclass
+class Entry:
+    """One experiment as the report shows it."""
+    id: str
+    outcome: Outcome
+    title: str = ""
+    claim: str = ""
+    source: list = field(default_factory=list)
+    preset: str = ""
+    config: dict = field(default_factory=dict)
+    durations: list = field(default_factory=list)
+    environment: dict = field(default_factory=dict)
+    note: str = ""
+
+
+def _figure_stale(exp_dir: str) -> bool:
+    fig = os.path.join(exp_dir, "figure.png")
+    if not os.path.isfile(fig):
+        return True
+    t = os.path.getmtime(fig)
+    for name in os.listdir(exp_dir):
+        unit = os.path.join(exp_dir, name, "unit.json")
+        if name.startswith("seed-") and os.path.isfile(unit) and os.path.getmtime(unit) > t:
+            return True
+    return False
+
+
+def collect(out) -> list:
+    """Read (and re-judge) every experiment saved under ``out``; raises if there is none."""
+    out = os.fspath(out)
+    if storage.is_experiment_dir(out):
+        raise storage.ResultsError(
+            f"{out} is one experiment's directory; give the results directory above it "
+            f"({os.path.dirname(os.path.abspath(out))})")
+    dirs = storage.list_experiment_dirs(out)
+    if not dirs:
+        raise storage.ResultsError(f"{out} holds no lab results; run `deeprecipe lab run ... --out {out}` first")
+    known = {e.id: e for e in registry.all_experiments()}
+    entries = []
+    for d in dirs:
+        name = os.path.basename(d)
+        try:
+            header, results, _ = load_results(d)
+        except storage.ResultsError as e:
+            entries.append(Entry(name, Outcome(name, "failed", error=str(e)), title=name))
+            continue
+        exp_id = header["id"]
+        if exp_id != name:
+            err = (f"{d} holds results of experiment {exp_id!r}; expected {name!r} "
+                   "(a directory renamed or copied by hand)")
+            entries.append(Entry(name, Outcome(name, "failed", error=err), title=name))
+            continue
+        exp = known.get(exp_id)
+        note = ""
+        if exp is not None:
+            outcome = finalize(exp, out, draw=_figure_stale(d))
+        else:
+            outcome = _saved_outcome(d, exp_id)
+            note = ("this version of deeprecipe has no experiment with this id: the verdict "
+                    "saved when it ran is shown, not recomputed")
+        entries.append(Entry(
+            exp_id, outcome, title=header.get("title", exp_id), claim=header.get("claim", ""),
+            source=header.get("source", []), preset=header.get("preset", ""),
+            config=header.get("config", {}), durations=list(results.durations),
+            environment=results.environment or {}, note=note))
+    order = {e: i for i, e in enumerate(registry.CLAIMS_ORDER)}
+    entries.sort(key=lambda e: (order.get(e.id, len(order)), e.id))
+    return entries
+
+
+def _saved_outcome(exp_dir: str, exp_id: str) -> Outcome:
+    path = os.path.join(exp_dir, "verdict.json")
+    if not os.path.isfile(path):
+        return Outcome(exp_id, "failed", error="no verdict saved and no experiment code to compute it")
+    d = storage.read_json(path)
+    v = Verdict.from_dict(d) if d.get("verdict") else None
+    fig = os.path.join(exp_dir, "figure.png")
+    return Outcome(exp_id, d.get("status", "failed"), verdict=v, error=d.get("error"),
+                   figure=fig if os.path.isfile(fig) else None, seconds=d.get("seconds", 0.0),
+                   seeds=d.get("seeds", []))
+
+
+# --------------------------------------------------------------------------- text helpers
+def _label(o: Outcome) -> str:
+    if not o.ok:
+        return "failed"
+    return o.verdict.verdict if o.verdict else "?"
+
+
+def _numbers_text(o: Outcome, limit: int | None = None) -> str:
+    if not o.ok:
+        first = (o.error or "").strip().splitlines()
+        return first[0] if first else ""
+    if not o.verdict:
+        return ""
+    items = list(o.verdict.numbers.items())
+    more = ""
+    if limit is not None and len(items) > limit:
+        items, more = items[:limit], f"; … ({len(o.verdict.numbers) - limit} more)"
+    return "; ".join(f"{k} = {v}" for k, v in items) + more
+
+
+def _time(seconds: float) -> str:
+    if seconds < 100:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def _tally(entries) -> dict:
+    t = {HOLDS: 0, DOES_NOT_HOLD: 0, INCONCLUSIVE: 0, "failed": 0}
+    for e in entries:
+        t[_label(e.outcome)] = t.get(_label(e.outcome), 0) + 1
+    return t
+
+
+# --------------------------------------------------------------------------- Markdown
+def markdown_summary(entries, out: str = "") -> str:
+    """The summary table in Markdown (also printed by ``deeprecipe lab run/report``)."""
+    t = _tally(entries)
+    lines = [f"# deeprecipe lab report{f' — {out}' if out else ''}", "",
+             f"{len(entries)} experiments: {t[HOLDS]} hold, {t[DOES_NOT_HOLD]} do not hold, "
+             f"{t[INCONCLUSIVE]} inconclusive, {t['failed']} failed.", "",
+             "| experiment | verdict | deciding numbers | seeds | time |",
+             "|---|---|---|---|---|"]
+    for e in entries:
+        o = e.outcome
+        nums = _numbers_text(o, limit=4).replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {e.id} | {_label(o)} | {nums} | {len(o.seeds)} | {_time(o.seconds)} |")
+    failed = [e for e in entries if not e.outcome.ok]
+    if failed:
+        lines += ["", "## Failed", ""]
+        for e in failed:
+            err = (e.outcome.error or "").strip().splitlines()
+            lines.append(f"- **{e.id}**: {err[0] if err else 'unknown error'}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- HTML
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:72rem;margin:2rem auto;
+padding:0 1rem;color:#222;line-height:1.45}
+h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:1px solid #ccc;padding-bottom:.2rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem}
+th,td{border:1px solid #ccc;padding:.3rem .5rem;vertical-align:top;text-align:left}
+th{background:#f3f3f3}
+.v{font-weight:600;white-space:nowrap;padding:.1rem .4rem;border-radius:.3rem}
+.v-holds{background:#d8f3dc;color:#1b5e20}.v-does-not-hold{background:#ffe0e0;color:#8b0000}
+.v-inconclusive{background:#fff3cd;color:#7a5b00}.v-failed{background:#eee;color:#b00020}
+pre{background:#f7f7f7;padding:.6rem;overflow-x:auto;font-size:.82rem}
+pre.error{background:#fff0f0;color:#8b0000}
+img{max-width:100%;border:1px solid #ddd}
+.claim{font-style:italic}.note{color:#666;font-size:.9rem}
+"""
+
+
+def _e(s) -> str:
+    return html.escape(str(s), quote=True)
+
+
+def _badge(label: str) -> str:
+    return f'<span class="v v-{label.replace(" ", "-")}">{_e(label)}</span>'
+
+
+def _figure_tag(o: Outcome, exp_id: str) -> str:
+    if not o.figure or not os.path.isfile(o.figure):
+        return '<p class="note">(no figure)</p>'
+    with open(o.figure, "rb") as f:
+        data = base64.b64encode(f.read()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="figure of {_e(exp_id)}">'
+
+
+def _kv_table(d: dict) -> str:
+    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in d.items())
+    return f"<table>{rows}</table>"
+
+
+def _environment_html(entries) -> str:
+    envs = [e.environment for e in entries if e.environment]
+    if not envs:
+        return "<p>No environment recorded.</p>"
+    env = envs[0]
+    flat = {}
+    for k, v in env.items():
+        if k == "blas":
+            flat["BLAS"] = "; ".join(
+                f"{b.get('internal_api') or b.get('user_api')} {b.get('version') or ''} "
+                f"({b.get('num_threads')} threads)" if "num_threads" in b else str(b.get("note", b))
+                for b in v) or "none found"
+        elif k == "thread_env":
+            flat["thread variables"] = ", ".join(f"{a}={b}" for a, b in v.items()) or "(unset)"
+        else:
+            flat[k] = v
+    differing = sorted({k for e in envs for k in e if k not in ("blas",) and e.get(k) != env.get(k)})
+    note = (f'<p class="note">Some experiments ran in a different environment (differs in: '
+            f'{_e(", ".join(differing))}); each section lists its own.</p>' if differing else "")
+    return _kv_table(flat) + note
+
+
+def render_html(entries, out: str = "") -> str:
+    t = _tally(entries)
+    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+             "<title>deeprecipe lab report</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+             "<h1>deeprecipe lab report</h1>",
+             f"<p>Results directory: <code>{_e(os.path.abspath(out) if out else '')}</code>. "
+             f"Generated {_e(storage.now())}. {len(entries)} experiments: {t[HOLDS]} hold, "
+             f"{t[DOES_NOT_HOLD]} do not hold, {t[INCONCLUSIVE]} inconclusive, {t['failed']} failed. "
+             "Every verdict below was computed from the saved raw metrics by the rule stated "
+             "with it.</p>",
+             "<h2>Summary</h2>",
+             '<table class="summary"><thead><tr><th>experiment</th><th>claim</th><th>verdict</th>'
+             "<th>deciding numbers</th><th>seeds</th><th>time</th></tr></thead><tbody>"]
+    for e in entries:
+        o = e.outcome
+        parts.append(
+            f'<tr><td><a href="#exp-{_e(e.id)}">{_e(e.id)}</a></td><td>{_e(e.claim)}</td>'
+            f"<td>{_badge(_label(o))}</td><td>{_e(_numbers_text(o, limit=4))}</td>"
+            f"<td>{len(o.seeds)}</td><td>{_e(_time(o.seconds))}</td></tr>")
+    parts.append("</tbody></table>")
+    for e in entries:
+        o = e.outcome
+        parts.append(f'<h2 id="exp-{_e(e.id)}">{_e(e.id)}{" — " + _e(e.title) if e.title and e.title != e.id else ""}</h2>')
+        if e.claim:
+            parts.append(f'<p class="claim">{_e(e.claim)}</p>')
+        if e.source:
+            parts.append(f"<p>Source: {_e(', '.join(e.source))} (lecture notes in shared/seeds)</p>")
+        parts.append(f"<p>Verdict: {_badge(_label(o))}</p>")
+        if e.note:
+            parts.append(f'<p class="note">{_e(e.note)}</p>')
+        if o.error:
+            parts.append(f'<pre class="error">{_e(o.error)}</pre>')
+        parts.append(_figure_tag(o, e.id))
+        if o.verdict:
+            parts.append("<h3>Deciding numbers</h3>" + _kv_table(o.verdict.numbers))
+            parts.append(f"<h3>Rule</h3><p>{_e(o.verdict.rule)}</p>")
+        seeds = ", ".join(str(s) for s in o.seeds) or "none"
+        per_seed = ", ".join(_time(d) for d in e.durations)
+        parts.append("<h3>Settings</h3>" + _kv_table({
+            "preset": e.preset, "seeds": seeds, "time per seed": per_seed or "-",
+            "total time": _time(o.seconds)}))
+        parts.append(f"<pre>{_e(json.dumps(e.config, indent=1, sort_keys=True))}</pre>")
+        if e.environment:
+            parts.append(f'<p class="note">Ran on {_e(e.environment.get("device", "?"))} with '
+                         f'{_e(e.environment.get("backend", "?"))} {_e(e.environment.get("numpy", ""))}, '
+                         f'Python {_e(e.environment.get("python", "?"))}.</p>')
+    parts += ["<h2>Environment</h2>", _environment_html(entries), "</body>", "</html>"]
+    return "\n".join(parts) + "\n"
+
+
+def write_report(out) -> dict:
+    """Write ``OUT/report.html`` and ``OUT/report.md``; returns their paths, the Markdown
+    text and the entries."""
+    out = os.fspath(out)
+    entries = collect(out)
+    html_path = os.path.join(out, "report.html")
+    md_path = os.path.join(out, "report.md")
+    md = markdown_summary(entries, out)
+    storage.atomic_write_text(html_path, render_html(entries, out))
+    storage.atomic_write_text(md_path, md)
+    return {"html": html_path, "markdown": md_path, "summary": md, "entries": entries}

@@ -1,0 +1,113 @@
+import json
+import os
+
+import pytest
+
+from deeprecipe.cli import main as deeprecipe_main
+from deeprecipe.lab import registry, run_experiments, write_report
+from deeprecipe.lab.storage import ResultsError
+
+from .helpers import parse_report
+from .toy import TOY, TOY_BAD_PLOT, TOY_FAILING
+
+
+@pytest.fixture
+def toys():
+    for e in (TOY, TOY_FAILING, TOY_BAD_PLOT):
+        registry.register(e)
+    yield
+    for e in (TOY, TOY_FAILING, TOY_BAD_PLOT):
+        registry.unregister(e.id)
+
+
+def test_report_renders_every_experiment_with_embedded_figures(tmp_path, toys):
+    run_experiments([TOY, TOY_FAILING, TOY_BAD_PLOT], preset="test", out=tmp_path, progress=False)
+    rep = write_report(tmp_path)
+    text = open(rep["html"], encoding="utf-8").read()
+    p = parse_report(text)
+    assert {"exp-toy-ok", "exp-toy-failing", "exp-toy-bad-plot"} <= set(p.ids)
+    assert len(p.images) == 1                       # only toy-ok drew a figure
+    assert "this experiment always fails" in text and "cannot draw" in text
+    assert "A toy claim that holds." in text and "Environment" in text and "numpy" in text
+    assert "http://" not in text and "https://" not in text   # opens offline
+    md = open(rep["markdown"], encoding="utf-8").read()
+    assert "| toy-ok | holds |" in md and "| toy-failing | failed |" in md
+    assert "1 hold" in md and "2 failed" in md
+
+
+def test_report_redraws_a_missing_figure_from_saved_metrics(tmp_path, toys):
+    run_experiments([TOY], preset="test", out=tmp_path, progress=False)
+    os.remove(tmp_path / "toy-ok" / "figure.png")
+    rep = write_report(tmp_path)
+    assert (tmp_path / "toy-ok" / "figure.png").is_file()
+    assert len(parse_report(open(rep["html"]).read()).images) == 1
+
+
+def test_report_recomputes_verdict_from_saved_numbers(tmp_path, toys):
+    run_experiments([TOY], preset="test", out=tmp_path, progress=False)
+    # tamper with a saved number: the verdict must follow the saved metrics
+    for s in range(3):
+        path = tmp_path / "toy-ok" / f"seed-{s}" / "unit.json"
+        unit = json.loads(path.read_text())
+        unit["metrics"]["score"] = 0.1
+        path.write_text(json.dumps(unit))
+    rep = write_report(tmp_path)
+    [entry] = rep["entries"]
+    assert entry.outcome.verdict.verdict == "does not hold"
+
+
+def test_report_errors(tmp_path, toys):
+    with pytest.raises(ResultsError, match="does not exist"):
+        write_report(tmp_path / "missing")
+    with pytest.raises(ResultsError, match="holds no lab results"):
+        write_report(tmp_path)
+    run_experiments([TOY], preset="test", out=tmp_path, progress=False)
+    with pytest.raises(ResultsError, match="one experiment's directory"):
+        write_report(tmp_path / "toy-ok")
+    # an old-format experiment shows up as failed with the reason, the others still render
+    run_experiments([TOY_BAD_PLOT], preset="test", out=tmp_path, progress=False)
+    hdr = tmp_path / "toy-bad-plot" / "experiment.json"
+    d = json.loads(hdr.read_text())
+    d["format"] = 0
+    hdr.write_text(json.dumps(d))
+    rep = write_report(tmp_path)
+    by_id = {e.id: e for e in rep["entries"]}
+    assert by_id["toy-ok"].outcome.ok
+    assert "format 0" in by_id["toy-bad-plot"].outcome.error
+
+
+def test_cli_list_run_plot_report(tmp_path, toys, capsys):
+    assert deeprecipe_main(["lab", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "toy-ok" in out and "A toy claim that holds." in out
+
+    res = str(tmp_path / "res")
+    code = deeprecipe_main(["lab", "run", "toy-ok", "--preset", "test", "--out", res, "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0 and "| toy-ok | holds |" in out and "report.html" in out
+    assert os.path.isfile(os.path.join(res, "report.html"))
+
+    os.remove(os.path.join(res, "toy-ok", "figure.png"))
+    assert deeprecipe_main(["lab", "plot", res]) == 0
+    assert os.path.isfile(os.path.join(res, "toy-ok", "figure.png"))
+    assert deeprecipe_main(["lab", "plot", os.path.join(res, "toy-ok")]) == 0
+    assert "toy-ok: holds" in capsys.readouterr().out
+
+    assert deeprecipe_main(["lab", "report", res]) == 0
+    assert "toy-ok" in capsys.readouterr().out
+
+    code = deeprecipe_main(["lab", "run", "toy-failing", "--preset", "test", "--out", res, "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 1 and "| toy-failing | failed |" in out
+
+
+def test_cli_bad_input(tmp_path, toys, capsys):
+    assert deeprecipe_main(["lab", "run", "toy-okk", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown experiment 'toy-okk'" in err and "Did you mean 'toy-ok'" in err and "toy-failing" in err
+    assert deeprecipe_main(["lab", "run", "--out", str(tmp_path)]) == 2
+    assert "name experiments to run" in capsys.readouterr().err
+    assert deeprecipe_main(["lab", "run", "toy-ok", "--all"]) == 2
+    assert deeprecipe_main(["lab", "run", "toy-ok", "--jobs", "0"]) == 2
+    assert deeprecipe_main(["lab", "report", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
