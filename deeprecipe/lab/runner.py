@@ -4,7 +4,12 @@
   run again.  So an interrupted run, started again, resumes where it stopped.
 * ``jobs=1`` runs in this process (with a per-step progress bar from the experiment);
   ``jobs>1`` uses a pool of ``jobs`` *spawned* processes (fresh interpreters: safe with
-  threads, BLAS and CuPy), each limited to ``cpu_count // jobs`` BLAS threads.
+  threads, BLAS and CuPy).
+* Every unit runs at one BLAS thread (when threadpoolctl is installed): a GEMM split
+  over a different number of threads sums in a different order, so the same seed would
+  give slightly different numbers with ``--jobs 1`` and ``--jobs 2``.  One thread keeps
+  results identical whatever ``--jobs`` is, and is also the fastest per unit on small,
+  shared machines.
 * An exception inside an experiment is saved as a failed unit with its traceback and
   the other units go on; the experiment is then reported as failed.
 * When the last unit of an experiment is saved, its figure and verdict are computed
@@ -63,6 +68,16 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
+def _one_blas_thread():
+    """Limit BLAS to one thread for the duration of a unit (see the module docstring)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        import contextlib
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1)
+
+
 def execute_unit(experiment: Experiment, preset: str, config: dict, seed: int, out,
                  progress_factory=None) -> dict:
     """Run one seed of ``experiment`` and save it atomically; returns a short summary.
@@ -76,8 +91,11 @@ def execute_unit(experiment: Experiment, preset: str, config: dict, seed: int, o
     started = storage.now()
     t0 = time.perf_counter()
     metrics, error, tb = None, None, None
+    with _one_blas_thread():
+        env = environment()  # read inside the limit: it records the BLAS threads used
     try:
-        metrics = experiment.run(dict(config), seed, ctx)
+        with _one_blas_thread():
+            metrics = experiment.run(dict(config), seed, ctx)
         if not isinstance(metrics, dict):
             raise TypeError(f"{experiment.id}: run() returned {type(metrics).__name__}, "
                             "expected a dict of metrics")
@@ -85,7 +103,7 @@ def execute_unit(experiment: Experiment, preset: str, config: dict, seed: int, o
         metrics, error, tb = None, f"{type(e).__name__}: {e}", traceback.format_exc()
     duration = time.perf_counter() - t0
     record = {"status": "ok" if error is None else "failed", "preset": preset, "config": config,
-              "started": started, "duration_s": duration, "environment": environment()}
+              "started": started, "duration_s": duration, "environment": env}
     if error is not None:
         record.update(error=error, traceback=tb)
     try:
@@ -96,19 +114,6 @@ def execute_unit(experiment: Experiment, preset: str, config: dict, seed: int, o
         storage.save_unit(out, experiment.id, seed, record, None)
     return {"id": experiment.id, "seed": seed, "status": record["status"], "error": error,
             "duration": duration}
-
-
-_thread_limiter = None
-
-
-def _init_worker(blas_threads: int) -> None:
-    """Pool initializer: cap BLAS threads so ``jobs`` workers do not oversubscribe cores."""
-    global _thread_limiter
-    try:
-        from threadpoolctl import threadpool_limits
-        _thread_limiter = threadpool_limits(limits=blas_threads)
-    except ImportError:
-        pass
 
 
 def _worker(task: _Task) -> dict:
@@ -310,10 +315,8 @@ def run_experiments(experiments, preset: str = "quick", out="lab-results", seeds
 
 
 def _run_pool(tasks, jobs: int, unit_finished) -> None:
-    threads = max(1, (os.cpu_count() or 1) // jobs)
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx,
-                               initializer=_init_worker, initargs=(threads,))
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx)
     try:
         futures = {pool.submit(_worker, t): t for t in tasks}
         for fut in as_completed(futures):

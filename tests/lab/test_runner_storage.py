@@ -185,3 +185,15 @@ def test_process_pool_runs_units_in_parallel_workers(tmp_path):
     _, results, _ = load_results(tmp_path / "toy-ok")
     pids = set(results.values("pid").astype(int))
     assert os.getpid() not in pids and 1 <= len(pids) <= 2
+
+
+def test_same_seed_gives_identical_numbers_with_one_or_two_jobs(tmp_path):
+    # Units run at one BLAS thread whatever --jobs is; otherwise GEMMs split over a
+    # different number of threads would round differently between the two runs.
+    overfit = registry.get("overfit")
+    run_experiments([overfit], preset="test", out=tmp_path / "one", jobs=1, progress=False)
+    run_experiments([overfit], preset="test", out=tmp_path / "two", jobs=2, progress=False)
+    _, one, _ = load_results(tmp_path / "one" / "overfit")
+    _, two, _ = load_results(tmp_path / "two" / "overfit")
+    for key in ("curves.train_loss", "curves.test_acc"):
+        np.testing.assert_array_equal(one.stack(key), two.stack(key))
