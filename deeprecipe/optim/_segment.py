@@ -8,15 +8,18 @@ NumPy (or CuPy) ufuncs writing into preallocated buffers (``out=``).
 A ``Segment`` owns, for its parameters ``p_0 .. p_{n-1}`` (sizes ``s_j``, total ``N``):
 
 * ``data``  (N,)  the parameters; ``p_j.data`` is rebound to ``data[o_j:o_j+s_j].reshape(shape_j)``
-* ``grad``  (N,)  the gradients, gathered each step from ``p_j.grad`` (never written back:
-  ``p.grad`` arrays may be shared, so the optimizer only reads them)
+* ``grad``  (N,)  the gradients, copied each step from ``p_j.grad`` — up front when gradient
+  transforms need them all, else block by block during the update; a rule that only reads
+  its gradient reads ``p_j.grad`` in place (``p.grad`` arrays may be shared: the optimizer
+  never writes into them)
 * ``state`` name -> (N,) per-element optimizer state (``exp_avg``, ...), allocated on first use
 * ``scal``  name -> (n,) per-parameter scalar state (``step``, NAdam's ``mu_product``)
 
 A ``Run`` is a maximal range of consecutive parameters that all have a gradient this step
 and share the same scalar state (the same step count): update rules are applied to runs.
 In the common case (every parameter has a gradient, all step counts equal) a segment is
-one run covering the whole buffer.
+one run covering the whole buffer.  On the CPU a run is updated in cache-sized blocks
+(``Run.blocks``): a rule's dozen passes then read main memory only once.
 """
 from __future__ import annotations
 
@@ -219,18 +222,26 @@ class Segment:
             for j, g in enumerate(grads):
                 self._copy_one(j, g)   # raises the precise error
 
-    def fill_grad(self, lo: int, hi: int) -> None:
-        """Copy the deferred gradients of elements [lo, hi) into ``self.grad``."""
+    def fill_grad(self, lo: int, hi: int, direct: bool = False):
+        """The gradient of elements [lo, hi) for an update, after a deferred ``gather``.
+
+        With ``direct=True`` (the update rule only reads its gradient) and [lo, hi) inside
+        one parameter whose ``.grad`` has the parameter's dtype, this is a read-only view of
+        that ``.grad`` (no copy at all); otherwise the elements are copied into
+        ``self.grad`` and its view is returned."""
         pending = self._pending
         if pending is None:
-            return
+            return self.grad[lo:hi]
         off = self.offsets
         j = int(np.searchsorted(off, lo, side="right")) - 1
+        if direct and hi <= off[j + 1] and pending[j].dtype == self.dtype:
+            return pending[j][lo - off[j]:hi - off[j]]
         while j < len(pending) and off[j] < hi:
             a, b = max(lo, int(off[j])), min(hi, int(off[j + 1]))
             if b > a:
                 self.grad[a:b] = pending[j][a - off[j]:b - off[j]]
             j += 1
+        return self.grad[lo:hi]
 
     def _copy_all(self, grads) -> None:
         self._check_shapes(grads)
@@ -275,7 +286,7 @@ class Segment:
         self.uniform = all(bool((s == s[0]).all()) for s in self.scal.values()) if self.params else True
 
     # ------------------------------------------------------------------ denormals
-    def flush_denormals(self) -> None:
+    def flush_denormals(self, block: int | None = None) -> None:
         """Set state values whose magnitude is below the smallest normal number to 0.
 
         Adam-family state of units that stop receiving gradient (dead ReLUs) decays
@@ -288,7 +299,12 @@ class Segment:
         tiny = np.finfo(self.dtype).tiny
         t = self.scratch(0)
         m = self.bool_scratch()
+        step = block or max(self.numel, 1)
         for a in self.state.values():
-            xp.abs(a, out=t)
-            xp.less(t, tiny, out=m)
-            xp.copyto(a, 0, where=m)
+            for lo in range(0, self.numel, step):   # block by block, so each stays in cache
+                hi = min(lo + step, self.numel)
+                xp.abs(a[lo:hi], out=t[lo:hi])
+                xp.greater_equal(t[lo:hi], tiny, out=m[lo:hi])   # False for subnormals (and NaN)
+                # multiply by the 0/1 mask: branch-free, where a masked copy with a random
+                # mask (dead units are scattered) is ten times slower; NaN·0 stays NaN
+                xp.multiply(a[lo:hi], m[lo:hi], out=a[lo:hi])

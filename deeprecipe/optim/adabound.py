@@ -12,7 +12,7 @@ Early on the bounds are wide (Adam); they close in on η* (SGD with lr η*) as t
 """
 from __future__ import annotations
 
-from ._ops import add_scaled_, ema_sq_
+from ._ops import add_scaled_, ema_sq_, second_moment_
 from .optimizer import Optimizer
 
 
@@ -24,11 +24,7 @@ def adabound_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, l
     exp_avg *= beta1
     add_scaled_(exp_avg, g, 1 - beta1, tmp, xp)
     ema_sq_(exp_avg_sq, g, beta2, tmp, xp)
-    if amsbound:
-        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-        second = max_exp_avg_sq
-    else:
-        second = exp_avg_sq
+    second = second_moment_(exp_avg_sq, max_exp_avg_sq, amsbound, xp)
     xp.sqrt(second, out=tmp)
     tmp += eps
     bias_correction1 = 1 - beta1 ** step
@@ -69,7 +65,7 @@ class AdaBound(Optimizer):
     def _update_group(self, gi, group, runs):
         base_lr = self._group_state[gi]["base_lr"]
         beta1, beta2 = group["betas"]
-        for run in self._blocks(runs):
+        for run in self._blocks(runs, group):
             adabound_update(run.param, run.grad, run.state("exp_avg"), run.state("exp_avg_sq"),
                             run.state("max_exp_avg_sq") if group["amsbound"] else None, step=run.step,
                             lr=group["lr"], base_lr=base_lr, final_lr=group["final_lr"], gamma=group["gamma"],

@@ -7,16 +7,13 @@
 """
 from __future__ import annotations
 
-from ._ops import add_scaled_
+from ._ops import prepare_grad_
 from .optimizer import Optimizer
 
 
 def adagrad_update(param, grad, state_sum, *, step, lr, lr_decay, weight_decay, eps, maximize, tmp, xp):
     g = grad
-    if maximize:
-        xp.negative(g, out=g)
-    if weight_decay:
-        add_scaled_(g, param, weight_decay, tmp, xp)
+    prepare_grad_(param, g, lr=lr, weight_decay=weight_decay, maximize=maximize, tmp=tmp, xp=xp)
     clr = lr / (1 + (step - 1) * lr_decay)
     xp.multiply(g, g, out=tmp)
     state_sum += tmp

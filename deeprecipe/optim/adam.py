@@ -15,7 +15,7 @@ as θ ← θ − (γ√bc2/bc1)·m/(√v + ε√bc2), the same number with one p
 """
 from __future__ import annotations
 
-from ._ops import ema_sq_, lerp_
+from ._ops import adam_moments_, prepare_grad_, second_moment_
 from .optimizer import Optimizer
 
 
@@ -23,25 +23,12 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, b
                 decoupled_weight_decay, amsgrad, maximize, tmp, xp):
     """One Adam/AdamW/AMSGrad step on flat arrays, in place (``grad`` is modified)."""
     g = grad
-    if maximize:
-        xp.negative(g, out=g)
-    if weight_decay:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay
-        else:
-            xp.multiply(param, weight_decay, out=tmp)
-            g += tmp
-    lerp_(exp_avg, g, 1 - beta1, tmp, xp)
-    ema_sq_(exp_avg_sq, g, beta2, tmp, xp)
-    bias_correction1 = 1 - beta1 ** step
-    bias_correction2 = 1 - beta2 ** step
+    prepare_grad_(param, g, lr=lr, weight_decay=weight_decay, maximize=maximize, tmp=tmp, xp=xp,
+                  decoupled=decoupled_weight_decay)
+    bias_correction1, bias_correction2 = adam_moments_(exp_avg, exp_avg_sq, g, beta1, beta2, step, tmp, xp)
     step_size = lr / bias_correction1
     bias_correction2_sqrt = bias_correction2 ** 0.5
-    if amsgrad:
-        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-        second = max_exp_avg_sq
-    else:
-        second = exp_avg_sq
+    second = second_moment_(exp_avg_sq, max_exp_avg_sq, amsgrad, xp)
     # m/(√v/√bc2 + ε) = √bc2·m/(√v + ε√bc2): folding √bc2 into the scalars saves a pass
     # over the arrays (the result differs from torch's order by rounding only)
     xp.sqrt(second, out=tmp)

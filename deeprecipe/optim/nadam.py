@@ -12,7 +12,7 @@ nadam is Dozat's simpler form.
 """
 from __future__ import annotations
 
-from ._ops import ema_sq_, lerp_
+from ._ops import adam_moments_, prepare_grad_
 from .optimizer import Optimizer
 
 
@@ -20,21 +20,13 @@ def nadam_update(param, grad, exp_avg, exp_avg_sq, *, step, mu_product, lr, beta
                  momentum_decay, decoupled_weight_decay, maximize, tmp, tmp2, xp) -> float:
     """One NAdam step, in place; returns the new Π_t."""
     g = grad
-    if maximize:
-        xp.negative(g, out=g)
-    bias_correction2 = 1 - beta2 ** step
-    if weight_decay:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay
-        else:
-            xp.multiply(param, weight_decay, out=tmp)
-            g += tmp
+    prepare_grad_(param, g, lr=lr, weight_decay=weight_decay, maximize=maximize, tmp=tmp, xp=xp,
+                  decoupled=decoupled_weight_decay)
     mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
     mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
     scalar = param.dtype.type
     mu_product = float(scalar(mu_product) * scalar(mu))
-    lerp_(exp_avg, g, 1 - beta1, tmp, xp)
-    ema_sq_(exp_avg_sq, g, beta2, tmp, xp)
+    _, bias_correction2 = adam_moments_(exp_avg, exp_avg_sq, g, beta1, beta2, step, tmp, xp)
     denom = tmp2
     xp.divide(exp_avg_sq, bias_correction2, out=denom)
     xp.sqrt(denom, out=denom)
@@ -60,8 +52,8 @@ class NAdam(Optimizer):
     _scalar_init = {"step": 0.0, "mu_product": 1.0}
     _state_names = ("exp_avg", "exp_avg_sq")
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3, *,
-                 decoupled_weight_decay=False, maximize=False, transforms=None, denormal_guard=16):
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
+                 decoupled_weight_decay=False, *, maximize=False, transforms=None, denormal_guard=16):
         defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas, eps=eps,
                         weight_decay=weight_decay, momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)

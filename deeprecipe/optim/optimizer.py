@@ -60,7 +60,10 @@ class Optimizer:
 
     Subclasses pass their hyperparameter ``defaults`` and implement ``_update(group, run)``
     (an in-place update of one ``Run``: 1-D views ``run.param``, ``run.grad``,
-    ``run.state(name)``, the new step count ``run.step``).
+    ``run.state(name)``, the new step count ``run.step``).  ``run.grad`` may be a view of
+    ``p.grad`` itself: a rule that writes into its gradient must say so in
+    ``_modifies_grad(group)``.  A subclass that overrides ``_update_group`` must iterate
+    ``self._blocks(runs, group)`` (which fetches the gradients) or set ``_lazy_gather = False``.
 
     Args:
         params: an iterable of Parameters, of ``(name, Parameter)`` pairs, or of dicts
@@ -221,20 +224,28 @@ class Optimizer:
         if self.denormal_guard and self._step_calls % self.denormal_guard == 0:
             for segs in self._segments:
                 for seg in segs:
-                    seg.flush_denormals()
+                    seg.flush_denormals(seg.block_elems(self.block_bytes))
         return loss
 
-    def _blocks(self, runs):
+    def _modifies_grad(self, group: dict) -> bool:
+        """Whether the update rule writes into its gradient for this group (maximize,
+        coupled weight decay); if not, it may read ``p.grad`` directly, without a copy."""
+        return bool(group.get("maximize")) or bool(group.get("weight_decay")
+                                                    and not group.get("decoupled_weight_decay"))
+
+    def _blocks(self, runs, group: dict | None = None):
         """The runs cut into cache-sized blocks (``block_bytes`` per state array): an
         update rule is a dozen passes over its arrays; on blocks that stay in the CPU's
-        L2 cache only the first pass reads memory, which makes large updates ~25% faster."""
+        L2 cache only the first pass reads memory, which makes large updates ~25% faster.
+        Deferred gradients are fetched block by block (see ``Segment.fill_grad``)."""
+        direct = group is not None and not self._modifies_grad(group)
         for run in runs:
             for block in run.blocks(run.seg.block_elems(self.block_bytes)):
-                block.seg.fill_grad(block.lo, block.hi)
+                block.grad = block.seg.fill_grad(block.lo, block.hi, direct)
                 yield block
 
     def _update_group(self, gi: int, group: dict, runs: list) -> None:
-        for block in self._blocks(runs):
+        for block in self._blocks(runs, group):
             self._update(group, block)
 
     def _update(self, group: dict, run) -> None:  # pragma: no cover - abstract

@@ -11,25 +11,16 @@ With β2 = 0.999 rectification starts at t = 6.
 """
 from __future__ import annotations
 
-from ._ops import ema_sq_, lerp_
+from ._ops import adam_moments_, prepare_grad_
 from .optimizer import Optimizer
 
 
 def radam_update(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1, beta2, eps, weight_decay,
                  decoupled_weight_decay, maximize, tmp, tmp2, xp):
     g = grad
-    if maximize:
-        xp.negative(g, out=g)
-    if weight_decay:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay
-        else:
-            xp.multiply(param, weight_decay, out=tmp)
-            g += tmp
-    lerp_(exp_avg, g, 1 - beta1, tmp, xp)
-    ema_sq_(exp_avg_sq, g, beta2, tmp, xp)
-    bias_correction1 = 1 - beta1 ** step
-    bias_correction2 = 1 - beta2 ** step
+    prepare_grad_(param, g, lr=lr, weight_decay=weight_decay, maximize=maximize, tmp=tmp, xp=xp,
+                  decoupled=decoupled_weight_decay)
+    bias_correction1, bias_correction2 = adam_moments_(exp_avg, exp_avg_sq, g, beta1, beta2, step, tmp, xp)
     upd = tmp2
     xp.divide(exp_avg, bias_correction1, out=upd)   # m̂
     upd *= lr

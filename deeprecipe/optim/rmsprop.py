@@ -14,17 +14,14 @@ coincide when α = 0; otherwise they differ by α^t·g⁰² in s.
 from __future__ import annotations
 
 from . import _validate as V
-from ._ops import add_scaled_, ema_sq_, lerp_
+from ._ops import add_scaled_, ema_sq_, lerp_, prepare_grad_
 from .optimizer import Optimizer
 
 
 def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, step, lr, alpha, eps, weight_decay,
                    momentum, centered, maximize, first_grad_init, tmp, tmp2, xp):
     g = grad
-    if maximize:
-        xp.negative(g, out=g)
-    if weight_decay:
-        add_scaled_(g, param, weight_decay, tmp, xp)
+    prepare_grad_(param, g, lr=lr, weight_decay=weight_decay, maximize=maximize, tmp=tmp, xp=xp)
     if first_grad_init and step == 1:
         xp.multiply(g, g, out=square_avg)
     else:

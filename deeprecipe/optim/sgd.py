@@ -19,7 +19,7 @@ The lecture's (and Keras's) momentum, ``form='lecture'``:  v ← μv − γg,  �
 from __future__ import annotations
 
 from . import _validate as V
-from ._ops import add_scaled_
+from ._ops import add_scaled_, prepare_grad_
 from .optimizer import Optimizer
 
 
@@ -27,10 +27,7 @@ def sgd_update(param, grad, buf, *, step, lr, momentum, dampening, nesterov, wei
     """torch's SGD on flat arrays, in place.  ``grad`` is the optimizer's own copy (it is
     modified); ``buf`` is the momentum buffer (unused when momentum is 0)."""
     g = grad
-    if maximize:
-        xp.negative(g, out=g)
-    if weight_decay:
-        add_scaled_(g, param, weight_decay, tmp, xp)
+    prepare_grad_(param, g, lr=lr, weight_decay=weight_decay, maximize=maximize, tmp=tmp, xp=xp)
     d = g
     if momentum:
         if step == 1:
@@ -48,10 +45,7 @@ def sgd_update(param, grad, buf, *, step, lr, momentum, dampening, nesterov, wei
 def lecture_momentum_update(param, grad, velocity, *, lr, momentum, nesterov, weight_decay, maximize, tmp, xp):
     """The lecture's momentum: v ← μv − γg, θ ← θ + v (Nesterov: θ ← θ + μv − γg)."""
     g = grad
-    if maximize:
-        xp.negative(g, out=g)
-    if weight_decay:
-        add_scaled_(g, param, weight_decay, tmp, xp)
+    prepare_grad_(param, g, lr=lr, weight_decay=weight_decay, maximize=maximize, tmp=tmp, xp=xp)
     velocity *= momentum
     add_scaled_(velocity, g, -lr, tmp, xp)
     if nesterov:
@@ -93,6 +87,9 @@ class SGD(Optimizer):
         if group["form"] == "lecture" and group["dampening"] != 0:
             raise ValueError(f"{type(self).__name__}: form='lecture' has no dampening; got dampening={group['dampening']}")
 
+    def _modifies_grad(self, group):
+        return super()._modifies_grad(group) or bool(group["nesterov"])
+
     def _update(self, group, run):
         xp = run.xp
         if group["form"] == "lecture" and group["momentum"]:
@@ -129,6 +126,9 @@ class SGDW(SGD):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(f"SGDW: Nesterov momentum requires momentum > 0 and dampening = 0, "
                              f"got momentum={group['momentum']}, dampening={group['dampening']}")
+
+    def _modifies_grad(self, group):
+        return bool(group["maximize"]) or bool(group["nesterov"])   # its decay is decoupled
 
     def _update(self, group, run):
         decay = group["lr"] * group["weight_decay"]

@@ -299,3 +299,22 @@ def test_gradient_noise_is_seeded_and_masked():
     assert b1.all() and not np.allclose(a1, a3)
     am, bm = run(1, mask=optim.exclude_1d)   # noise on the matrix only, not on the bias
     assert am.all() and not bm.any()
+
+
+@pytest.mark.parametrize("name", sorted(optim.OPTIMIZERS))
+def test_lookahead_wraps_every_optimizer(name):
+    """Lookahead around any optimizer: after k inner steps (identical to the optimizer run
+    alone) the weights are pulled back to φ + α(θ − φ) from the start φ = θ₀."""
+    q = Quadratic(dim=5)
+    cls = optim.OPTIMIZERS[name]
+    a, b = Parameter(q.x0.copy()), Parameter(q.x0.copy())
+    wrapped = optim.Lookahead(cls([a], lr=0.01), k=3, alpha=0.3)
+    alone = cls([b], lr=0.01)
+    for t in range(3):
+        a.grad, b.grad = q.grad(a.data), q.grad(b.data)
+        wrapped.step()
+        alone.step()
+        if t < 2:
+            np.testing.assert_array_equal(a.data, b.data)
+    assert np.abs(b.data - q.x0).max() > 1e-3
+    np.testing.assert_allclose(a.data, q.x0 + 0.3 * (b.data - q.x0), rtol=1e-12, atol=1e-15)

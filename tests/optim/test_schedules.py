@@ -11,9 +11,11 @@ from deeprecipe import Parameter
 from deeprecipe import optim
 from deeprecipe.optim import lr_scheduler as ours_lrs
 from deeprecipe.optim import schedules as S
+from tests.conftest import warm_up_torch_optim
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
+warm_up_torch_optim()
 
 LRS = (0.1, 0.05)   # two parameter groups with different lrs
 
@@ -177,7 +179,9 @@ def test_scheduler_state_dict_resumes_the_same_sequence(make):
 
 # ---------------------------------------------------------------------- pure functions
 def test_pure_schedules_closed_forms():
+    assert S.constant(7, 0.3) == 0.3
     assert S.step_decay(7, 1.0, 3, 0.5) == 0.25
+    assert S.exponential(3, 2.0, 0.5) == 0.25
     assert S.multistep(5, 1.0, [2, 5, 9], 0.1) == pytest.approx(0.01)
     assert S.cosine(0, 0.1, 10) == 0.1 and S.cosine(10, 0.1, 10, eta_min=0.01) == pytest.approx(0.01)
     assert S.cosine(15, 0.1, 10) == pytest.approx(0.05)   # not clamped: rises again after T_max

@@ -297,6 +297,22 @@ def test_bad_hyperparameters_and_params_raise_clear_errors(make, exc, match):
         make(Parameter(np.zeros(3)))
 
 
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.id)
+def test_every_optimizer_of_the_table_rejects_bad_hyperparameters(cfg):
+    """Negative lr, betas outside [0, 1) and unknown hyperparameter names in a group: a
+    ValueError naming the problem, from every optimizer (Lookahead: from its inner one)."""
+    import inspect
+    cls = getattr(optim, cfg.inner[0] if cfg.name == "Lookahead" else cfg.name)
+    with pytest.raises(ValueError, match="invalid lr: -0.001"):
+        cfg.make([Parameter(np.zeros(3))], lr=-1e-3)
+    if "betas" in inspect.signature(cls).parameters:
+        for betas in [(0.9, 1.0), (1.0, 0.999), (-0.1, 0.999), (0.9, 1.5)]:
+            with pytest.raises(ValueError, match=r"beta\d.*\[0, 1\)"):
+                cfg.make([Parameter(np.zeros(3))], betas=betas)
+    with pytest.raises(ValueError, match="unknown hyperparameter.*'warmup'"):
+        cfg.make([{"params": [Parameter(np.zeros(3))], "warmup": 10}])
+
+
 def test_gradient_of_the_wrong_shape_is_a_clear_error():
     p = Parameter(np.zeros((2, 3)))
     opt = optim.SGD([p], lr=0.1)
@@ -347,3 +363,18 @@ def test_cache_blocked_update_equals_whole_buffer_update(cfg):
         results.append([p.data.copy() for p in ps])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.id)
+def test_no_optimizer_writes_into_grad_arrays(cfg):
+    """``.grad`` arrays may be shared with other code: whether the update copies them or
+    reads them in place (rules that only read their gradient), they must stay unchanged."""
+    ps = _params()
+    opt = cfg.make(_groups(ps), lr=0.01)
+    for k in range(3):
+        _feed(ps, k + 1)
+        saved = [None if p.grad is None else p.grad.copy() for p in ps]
+        opt.step()
+        for p, g in zip(ps, saved):
+            if g is not None:
+                np.testing.assert_array_equal(p.grad, g)

@@ -13,8 +13,10 @@ from deeprecipe import optim  # noqa: E402
 
 from ._configs import TORCH_CONFIGS  # noqa: E402
 from ._problems import Quadratic, mlp_data, mlp_grads, torch_mlp_grads  # noqa: E402
+from tests.conftest import warm_up_torch_optim  # noqa: E402
 
 torch.set_num_threads(1)
+warm_up_torch_optim()
 STEPS = 100
 TOL = {np.float64: dict(rtol=1e-9, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-5)}
 TORCH_DTYPE = {np.float64: torch.float64, np.float32: torch.float32}
@@ -166,3 +168,29 @@ def test_clip_grad_norm_matches_torch():
     assert optim.clip_grad_norm_(ps, 1.5) == pytest.approx(total.item(), rel=1e-12)
     for p, tp in zip(ps, tps):
         np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-12)
+
+
+# torch's implementation switches, not hyperparameters: deeprecipe has one implementation
+_TORCH_IMPLEMENTATION_FLAGS = {"foreach", "fused", "capturable", "differentiable"}
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam", "RAdam"])
+def test_constructor_signatures_match_torch(name):
+    """A torch user's call works unchanged: the same hyperparameter names, in the same
+    positional order, with the same defaults; torch's keyword-only hyperparameters
+    (maximize, decoupled_weight_decay) are accepted with the same defaults."""
+    import inspect
+
+    def params(cls):
+        return [p for k, p in inspect.signature(cls.__init__).parameters.items()
+                if k != "self" and k not in _TORCH_IMPLEMENTATION_FLAGS]
+
+    ours = {p.name: p for p in params(getattr(optim, name))}
+    theirs = params(getattr(torch.optim, name))
+    positional = [p.name for p in theirs if p.kind == p.POSITIONAL_OR_KEYWORD and p.name != "maximize"]
+    ours_positional = [k for k, p in ours.items() if p.kind == p.POSITIONAL_OR_KEYWORD]
+    assert ours_positional == positional
+    for p in theirs:
+        assert p.name in ours, f"{name} has no argument {p.name!r}"
+        if p.default is not p.empty:
+            assert ours[p.name].default == p.default, p.name

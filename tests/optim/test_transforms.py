@@ -59,6 +59,8 @@ def test_masks_and_groups_select_parameters():
     assert run(optim.L2Penalty(0.5, groups=[1])) == (1.0, 1.0, 0.5)
     assert run(optim.L2Penalty(0.5, mask=[b])) == (1.0, 0.5, 1.0)
     assert run(optim.DecoupledWeightDecay(0.5, mask=optim.exclude_1d, groups=0)) == (0.5, 1.0, 1.0)
+    assert run(optim.L1Penalty(0.25, mask=optim.exclude_1d)) == (0.75, 1.0, 0.75)
+    assert run(optim.L1Penalty(0.25, groups=[0], mask=[b])) == (1.0, 0.75, 1.0)
     with pytest.raises(TypeError, match="mask"):
         optim.L2Penalty(0.1, mask=3)
 
