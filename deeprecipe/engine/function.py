@@ -12,6 +12,7 @@ import weakref
 
 import numpy as np
 
+from ..backend import get_array_module
 from ..config import Config
 from .tensor import Tensor, as_tensor
 
@@ -28,7 +29,18 @@ class Function:
         # Set before forward so an op can skip saving what no gradient will need
         # (e.g. conv's im2col matrix when the weight is frozen): ``self.needs_grad(i)``.
         self.inputs = inputs if record else None
-        ys = self.forward(*[x.data for x in inputs])
+        arrays = [x.data for x in inputs]
+        try:
+            ys = self.forward(*arrays)
+        except Exception as e:
+            # NumPy and CuPy arrays mixed in one op fail deep inside the array library with
+            # an obscure message; say what is wrong instead.  Checked only on failure, so
+            # the common path pays nothing.
+            try:
+                get_array_module(*arrays)
+            except ValueError as mixed:
+                raise ValueError(f"{type(self).__name__}: {mixed}") from e
+            raise
         # NumPy returns scalars from full reductions and from ufuncs on 0-d arrays; keep
         # .data an array (writable in place, the same type as in every other tensor)
         if type(ys) is not tuple:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import deeprecipe as dr
-from deeprecipe import Tensor, backend
+from deeprecipe import F, Tensor, backend
 
 
 # ---------------------------------------------------------------------------- array module
@@ -31,6 +31,38 @@ def test_mixing_devices_raises_value_error(monkeypatch):
         backend.get_array_module(np.ones(2), FakeGpuArray())
     with pytest.raises(ValueError, match="different devices"):
         backend.get_array_module(FakeGpuArray(), Tensor(np.ones(2)))
+
+
+class FakeCupyArray:
+    """Behaves towards NumPy as a CuPy array does: no implicit conversion, and NumPy's
+    operators give up on it (so mixing it with an ndarray fails inside the op)."""
+
+    __array_ufunc__ = None
+
+    def __init__(self, shape):
+        self.shape, self.ndim, self.size = tuple(shape), len(shape), int(np.prod(shape))
+        self.dtype = np.dtype(np.float64)
+
+    @property
+    def T(self):
+        return FakeCupyArray(self.shape[::-1])
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError("Implicit conversion to a NumPy array is not allowed")
+
+
+@pytest.mark.parametrize("op, name, cpu_shape, gpu_shape", [
+    (lambda a, b: a + b, "Add", (2, 3), (2, 3)),
+    (lambda a, b: F.mul(b, a), "Mul", (2, 3), (2, 3)),
+    (lambda a, b: a @ b, "MatMul", (2, 3), (3, 2)),
+    (lambda a, b: F.linear(a, b), "Linear", (4, 3), (2, 3)),
+])
+def test_ops_mixing_numpy_and_cupy_arrays_raise_a_clear_error(monkeypatch, op, name, cpu_shape, gpu_shape):
+    monkeypatch.setattr(backend, "is_cupy_array", lambda a: isinstance(a, FakeCupyArray))
+    cpu = Tensor(np.ones(cpu_shape), requires_grad=True)
+    gpu = Tensor._from_op(FakeCupyArray(gpu_shape), None)
+    with pytest.raises(ValueError, match=rf"{name}: arrays live on different devices.*\.to\('cuda'\)"):
+        op(cpu, gpu)
 
 
 def test_to_device_cpu_and_errors():

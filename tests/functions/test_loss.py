@@ -69,6 +69,22 @@ def test_cross_entropy_fused_equals_composite(rng, targets):
     np.testing.assert_allclose(a.grad, b.grad, rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_equals_log_softmax_then_gather(rng, reduction):
+    """The fused op against the two-op composite the issue names: log_softmax, then pick
+    each row's label by advanced indexing (gather), negate and reduce."""
+    x0, lab = rng.standard_normal((6, 5)) * 3, rng.integers(0, 5, 6)
+    a, b = Parameter(x0), Parameter(x0)
+    fused = F.softmax_cross_entropy(a, lab, reduction)
+    picked = -F.log_softmax(b, axis=1)[np.arange(6), lab]
+    composite = picked if reduction == "none" else (F.mean(picked) if reduction == "mean" else F.sum(picked))
+    np.testing.assert_allclose(fused.data, composite.data, rtol=1e-12, atol=1e-15)
+    gy = rng.standard_normal(fused.shape)
+    fused.backward(gy)
+    composite.backward(gy)
+    np.testing.assert_allclose(a.grad, b.grad, rtol=1e-10, atol=1e-14)
+
+
 @pytest.mark.parametrize("bad", [5, -1, 9])
 def test_cross_entropy_bad_label_names_it(rng, bad):
     lab = np.array([0, 1, bad, 2])

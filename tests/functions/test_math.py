@@ -298,6 +298,24 @@ def test_astype_converts_the_gradient_back():
     np.testing.assert_array_equal(x.grad, [2, 2, 2])
 
 
+@requires_torch
+@pytest.mark.torch
+@pytest.mark.parametrize("src, dst", [(np.float32, np.float64), (np.float64, np.float32)])
+def test_astype_matches_torch(src, dst):
+    """astype is torch's ``.to(dtype)``: the same values, and the gradient cast back."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 4)).astype(src)
+    x, t = Tensor(a.copy(), requires_grad=True), torch.tensor(a.copy(), requires_grad=True)
+    y = F.astype(x, dst) * 3.0
+    ty = t.to(torch.float64 if dst == np.float64 else torch.float32) * 3.0
+    w = rng.standard_normal(y.shape).astype(dst)
+    y.backward(w)
+    ty.backward(torch.tensor(w))
+    assert y.dtype == dst and x.grad.dtype == src
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())  # casts and *3 round identically
+    np.testing.assert_array_equal(x.grad, t.grad.numpy())
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda: F.matmul(Tensor(np.ones((2, 3))), Tensor(np.ones((4, 2)))), r"matmul.*\(2, 3\).*\(4, 2\)"),
     (lambda: F.matmul(Tensor(np.ones(3)), Tensor(np.float64(2.0))), "matmul"),
@@ -335,6 +353,7 @@ BINARY = {
     "sub": (F.sub, np.subtract),
     "mul": (F.mul, np.multiply),
     "div": (F.div, np.divide),
+    "pow": (F.pow, np.power),
     # the condition has the first operand's shape, so that both operands get gradient
     "where": (lambda a, b: F.where(COND_OF(a.shape), a, b), lambda a, b: np.where(COND_OF(a.shape), a, b)),
 }
@@ -380,3 +399,43 @@ def test_incompatible_shapes_raise_value_error_naming_op_and_shapes(name, shapes
         fn(True, a, b) if name == "where" else fn(a, b)
     msg = str(info.value)
     assert name in msg and str(s0) in msg and str(s1) in msg
+
+
+# ---------------------------------------------------------------------------- matmul properties
+@settings(max_examples=30, deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=2, max_side=3))
+def test_matmul_broadcasts_and_differentiates_like_numpy(shapes):
+    """Every promotion rule (1-D operands) and batch broadcast NumPy allows, with gradients
+    checked by finite differences."""
+    s0, s1 = shapes.input_shapes
+    rng = np.random.default_rng(0)
+    a = Tensor(rng.standard_normal(s0), requires_grad=True)
+    b = Tensor(rng.standard_normal(s1), requires_grad=True)
+    y = F.matmul(a, b)
+    expected = np.matmul(a.data, b.data)
+    assert y.shape == expected.shape == shapes.result_shape
+    np.testing.assert_allclose(y.data, expected, rtol=1e-12, atol=1e-12)
+    assert dr.gradcheck(F.matmul, [a, b]) < 1e-6
+    assert a.grad.shape == s0 and b.grad.shape == s1
+
+
+@settings(max_examples=30, deadline=None)
+@given(batch=hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=3), m=st.integers(1, 3),
+       n=st.integers(1, 4), k=st.integers(1, 4), p=st.integers(1, 3))
+def test_matmul_misaligned_shapes_raise_value_error_naming_both(batch, m, n, k, p):
+    s0, s1 = batch + (m, n), (k, p) if n != k else (k + 1, p)
+    with pytest.raises(ValueError) as info:
+        F.matmul(Tensor(np.ones(s0)), Tensor(np.ones(s1)))
+    msg = str(info.value)
+    assert "matmul" in msg and str(s0) in msg and str(s1) in msg
+
+
+@settings(max_examples=30, deadline=None)
+@given(shapes=st.tuples(hnp.array_shapes(min_dims=1, max_dims=2, min_side=2, max_side=4),
+                        hnp.array_shapes(min_dims=1, max_dims=2, min_side=2, max_side=4)).filter(_incompatible))
+def test_matmul_incompatible_batch_shapes_raise_value_error_naming_both(shapes):
+    s0, s1 = shapes[0] + (2, 3), shapes[1] + (3, 2)
+    with pytest.raises(ValueError) as info:
+        F.matmul(Tensor(np.ones(s0)), Tensor(np.ones(s1)))
+    msg = str(info.value)
+    assert "matmul" in msg and str(s0) in msg and str(s1) in msg

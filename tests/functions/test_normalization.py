@@ -184,6 +184,19 @@ def test_group_norm_forward_and_gradcheck(rng):
     check_grads(lambda x: F.group_norm(x, 4), [x])
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (3, 2, 6)])
+def test_instance_norm_forward_matches_formula(rng, shape):
+    x = rng.standard_normal(shape) * 3 + 2
+    C = shape[1]
+    w, b = rng.standard_normal(C), rng.standard_normal(C)
+    ax = tuple(range(2, len(shape)))  # each (example, channel) over its spatial positions
+    xhat = (x - x.mean(axis=ax, keepdims=True)) / np.sqrt(x.var(axis=ax, keepdims=True) + 1e-5)
+    bs = _bshape(shape)
+    np.testing.assert_allclose(F.instance_norm(x, w, b).data, xhat * w.reshape(bs) + b.reshape(bs),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(F.instance_norm(x).data, xhat, rtol=1e-12, atol=1e-12)
+
+
 def test_instance_norm_gradcheck_and_errors(rng):
     x = rng.standard_normal((2, 3, 2, 2))
     check_grads(lambda x, w, b: F.instance_norm(x, w, b), [x, rng.standard_normal(3), rng.standard_normal(3)])

@@ -244,3 +244,21 @@ def test_dropout_eval_is_identity_and_mlp_flattens_images():
     # torch's Sequential counts its Flatten as child 0; the MLP flattens in forward
     ours.load_state_dict({str(int(k[0]) - 1) + k[1:]: v for k, v in tmodel.state_dict().items()})
     np.testing.assert_allclose(ours(x).data, tmodel.double()(torch.tensor(x)).detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("make_ours, make_theirs", [
+    (lambda: nn.BatchNorm1d(4), lambda: torch.nn.BatchNorm1d(4)),
+    (lambda: nn.BatchNorm2d(3, momentum=None), lambda: torch.nn.BatchNorm2d(3, momentum=None)),
+    (lambda: nn.LayerNorm((3, 4)), lambda: torch.nn.LayerNorm((3, 4))),
+    (lambda: nn.GroupNorm(2, 4), lambda: torch.nn.GroupNorm(2, 4)),
+    (lambda: nn.InstanceNorm2d(3, affine=True), lambda: torch.nn.InstanceNorm2d(3, affine=True)),
+    (lambda: nn.PReLU(), lambda: torch.nn.PReLU()),
+    (lambda: nn.PReLU(5), lambda: torch.nn.PReLU(5)),
+], ids=["bn1d", "bn2d", "layernorm", "groupnorm", "instancenorm", "prelu", "prelu5"])
+def test_deterministic_default_initialization_matches_torch(make_ours, make_theirs):
+    """Layers whose default init is not random start exactly where torch's do (γ = 1,
+    β = 0, running mean 0 / var 1, PReLU α = 0.25), with the same state names."""
+    ours, theirs = make_ours().state_dict(), make_theirs().state_dict()
+    assert list(ours) == list(theirs)
+    for k, v in theirs.items():
+        np.testing.assert_array_equal(ours[k], v.numpy(), err_msg=k)

@@ -185,6 +185,43 @@ def test_to_dtype_and_num_parameters():
         net.to("tpu")
 
 
+def test_to_device_moves_every_parameter_gradient_and_buffer(monkeypatch):
+    """``to(device)`` on a CPU-only machine: 'cpu' is a no-op; a (simulated) device move
+    converts every parameter, gradient and buffer, keeps the Parameter objects (so
+    references held elsewhere stay valid) and keeps buffers registered."""
+    net = Net()
+    net(np.ones((4, 3))).sum().backward()
+    params = list(net.parameters())
+    datas = [p.data for p in params]
+    assert net.to("cpu") is net and all(p.data is d for p, d in zip(params, datas))
+    if dr.backend.cupy_module() is None:
+        before = net.state_dict()
+        with pytest.raises(RuntimeError, match="CuPy"):
+            net.to("cuda")
+        assert all(np.array_equal(v, before[k]) for k, v in net.state_dict().items())
+
+    moved = []
+
+    def fake_to_device(a, device):
+        assert device == "cuda"
+        moved.append(id(a))
+        return a.copy()  # stands in for a copy on the other device
+
+    import deeprecipe.nn.module as module_mod
+    monkeypatch.setattr(module_mod, "to_device", fake_to_device)
+    old = {"params": [p.data for p in params], "grads": [p.grad for p in params],
+           "buffers": dict(net.named_buffers())}
+    assert net.to("cuda") is net
+    assert list(net.parameters()) == params  # the same Parameter objects
+    for p, d, g in zip(params, old["params"], old["grads"]):
+        assert p.data is not d and np.array_equal(p.data, d) and id(d) in moved
+        assert p.grad is not g and np.array_equal(p.grad, g) and id(g) in moved
+    for name, b in net.named_buffers():
+        assert b is not old["buffers"][name] and id(old["buffers"][name]) in moved, name
+    bn = net.first.bn
+    assert bn.running_mean is bn._buffers["running_mean"] and net.first.scratch is net.first._buffers["scratch"]
+
+
 def test_shared_parameter_counted_once():
     a = nn.Linear(3, 3, rng=0)
     seq = nn.Sequential(a, a)

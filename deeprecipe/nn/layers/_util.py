@@ -15,6 +15,17 @@ def new_parameter(shape, dtype=None, fill=0.0) -> Parameter:
     return Parameter(np.full(shape, fill, dtype=dt))
 
 
+def affine_parameters(module, shape, dtype, enabled: bool) -> None:
+    """Register a normalization layer's affine map: ``weight`` (ones) and ``bias`` (zeros)
+    of ``shape`` when ``enabled``, else both as declared-absent (``None``) parameters."""
+    if enabled:
+        module.weight = new_parameter(shape, dtype, 1.0)
+        module.bias = new_parameter(shape, dtype, 0.0)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
 def float_dtype(dtype):
     dt = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
     if dt.kind != "f":

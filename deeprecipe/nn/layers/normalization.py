@@ -14,7 +14,7 @@ import numpy as np
 
 from ... import functions as F
 from ..module import Module
-from ._util import float_dtype, new_parameter, positive_int
+from ._util import affine_parameters, float_dtype, new_parameter, positive_int
 
 
 class _BatchNorm(Module):
@@ -32,12 +32,7 @@ class _BatchNorm(Module):
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         dt = float_dtype(dtype)
-        if self.affine:
-            self.weight = new_parameter((self.num_features,), dt, 1.0)
-            self.bias = new_parameter((self.num_features,), dt, 0.0)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, (self.num_features,), dt, self.affine)
         if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dt))
             self.register_buffer("running_var", np.ones(self.num_features, dtype=dt))
@@ -152,12 +147,7 @@ class GroupNorm(Module):
         self.eps = float(eps)
         self.affine = bool(affine)
         dt = float_dtype(dtype)
-        if self.affine:
-            self.weight = new_parameter((self.num_channels,), dt, 1.0)
-            self.bias = new_parameter((self.num_channels,), dt, 0.0)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, (self.num_channels,), dt, self.affine)
 
     def forward(self, x):
         if x.ndim < 2 or x.shape[1] != self.num_channels:
@@ -179,12 +169,7 @@ class InstanceNorm2d(Module):
         self.eps = float(eps)
         self.affine = bool(affine)
         dt = float_dtype(dtype)
-        if self.affine:
-            self.weight = new_parameter((self.num_features,), dt, 1.0)
-            self.bias = new_parameter((self.num_features,), dt, 0.0)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, (self.num_features,), dt, self.affine)
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != self.num_features:
