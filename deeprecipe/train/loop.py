@@ -41,7 +41,7 @@ from .callbacks.progress import ProgressBar
 from .history import History
 from .losses import get_loss
 from .metrics import resolve_metrics
-from .validation import check_fit_arrays, model_device, model_dtype, prepare_batch
+from .validation import check_fit_arrays, check_numeric_finite, model_device, model_dtype, prepare_batch
 
 CHECKPOINT_FORMAT = "deeprecipe.train.checkpoint/1"
 
@@ -195,6 +195,12 @@ class Trainer:
     ``initial_epoch`` and ``resuming`` (a resumed run), ``stop_training``, ``diverged``,
     ``stop_reason``.  Methods: ``stop(reason)``, ``request_checkpoint(path)``,
     ``save_checkpoint(path)``, ``state_dict()``.
+
+    Epoch logs: ``loss`` and each metric (exact means over the epoch's samples, from the
+    training steps' own outputs, so with the weights changing during the epoch),
+    ``val_loss``/``val_<metric>`` (after the epoch, eval mode), and ``lr``: the first
+    parameter group's rate after the epoch's last step (a per-step schedule has already
+    moved it on; per-epoch callbacks such as ReduceLROnPlateau change it afterwards).
     """
 
     def __init__(self, model, loss="cross_entropy", optimizer="adam", lr=None, metrics=("accuracy",),
@@ -564,8 +570,7 @@ def evaluate(model, x, y, *, loss="cross_entropy", metrics=("accuracy",), batch_
 def predict(model, x, *, batch_size=256) -> np.ndarray:
     """The model's outputs for ``x`` as a NumPy array, in eval mode without a graph."""
     x = np.asarray(x)
-    from ..data import check_arrays
-    check_arrays(x)
+    check_numeric_finite(x, "x")
     if len(x) == 0:
         raise ValueError("predict needs at least one sample")
     device, dtype = model_device(model), model_dtype(model)

@@ -64,26 +64,44 @@ def probe_output_shape(model, x_sample, name: str = "train") -> tuple:
     return tuple(out.shape)
 
 
+def check_numeric_finite(a, what: str = "x") -> None:
+    """``a`` is a numeric array without NaN or inf.
+
+    The common case costs one float64 sum and no array-sized temporary (a sum is NaN or
+    inf when an element is, barring overflow of float64 itself); only when the sum is
+    not finite is the array scanned for the culprit, which the message names.
+    """
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must be numeric, got dtype {a.dtype}")
+    if a.ndim < 1:
+        raise ValueError(f"{what} must have a sample axis (N, ...), got a scalar")
+    if a.dtype.kind != "f" or a.size == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = a.sum(dtype=np.float64)
+    if np.isfinite(total):
+        return
+    bad = ~np.isfinite(a)
+    if bad.any():  # else the float64 sum merely overflowed
+        first = np.unravel_index(int(np.argmax(bad)), a.shape)
+        raise ValueError(
+            f"{what} holds {int(bad.sum())} non-finite value(s) (NaN or inf), the first at index "
+            f"{tuple(int(i) for i in first)} = {a[first]}; clean or impute them")
+
+
 def check_fit_arrays(model, x, y, loss_kind: str, name: str = "train", transform=None) -> tuple:
     """Check one data set against the model and loss; returns the model's output shape
     for one sample batch. ``transform`` is the loader's batch transform, if any."""
-    from ..data import check_arrays
     x = np.asarray(x)
     y = None if y is None else np.asarray(y)
     if y is None:
         raise ValueError(f"the {name} data has no targets y; fit needs (x, y)")
     try:
-        if loss_kind == "classes":
-            check_arrays(x, y)
-        else:  # float targets: check_arrays reads a 1-D y as class labels
-            check_arrays(x)
-            if y.ndim < 1 or len(y) != len(x):
-                raise ValueError(f"x has {len(x)} samples but y has {len(y) if y.ndim else 'a scalar'}; "
-                                 "they must match")
-            if y.dtype.kind not in "biuf":
-                raise TypeError(f"y must be numeric, got dtype {y.dtype}")
-            if y.dtype.kind == "f" and not np.isfinite(y).all():
-                raise ValueError("y holds NaN or inf values")
+        check_numeric_finite(x, "x")
+        if y.ndim < 1 or len(y) != len(x):
+            raise ValueError(f"x has {len(x)} samples but y has {len(y) if y.ndim else 'a scalar'}; "
+                             "they must match")
+        check_numeric_finite(y, "y")
     except (ValueError, TypeError) as e:
         raise type(e)(f"{name} data: {e}") from None
     if len(x) == 0:

@@ -1,5 +1,4 @@
 """The training job's configuration: TOML, command line, precedence, validation."""
-import argparse
 
 import pytest
 

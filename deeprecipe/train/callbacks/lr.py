@@ -102,8 +102,8 @@ class ReduceLROnPlateau(Callback):
         min_lr: lower bound on the learning rate.
         verbose: print a line at each cut.
 
-    ``logs['lr']`` at an epoch end is the rate used during that epoch; a cut applies
-    from the next epoch on.  ``cuts`` lists ``(epoch, old_lr, new_lr)``.
+    A cut at the end of epoch e applies from epoch e + 1 on (``logs['lr']`` of epoch e
+    still shows the old rate).  ``cuts`` lists ``(epoch, old_lr, new_lr)``.
     """
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,

@@ -1,6 +1,7 @@
 """``ProgressBar``: a tqdm bar per epoch on a terminal, plain lines otherwise."""
 from __future__ import annotations
 
+import numbers
 import sys
 import time
 
@@ -10,7 +11,7 @@ from .base import Callback
 def format_logs(logs: dict, skip=("batch", "size")) -> str:
     parts = []
     for k, v in (logs or {}).items():
-        if k in skip or not isinstance(v, (int, float)):
+        if k in skip or not isinstance(v, numbers.Real):
             continue
         parts.append(f"{k} {v:.4g}" if k in ("lr", "learning_rate") else f"{k} {v:.4f}")
     return "  ".join(parts)

@@ -1,6 +1,7 @@
 """``TensorBoard``: write the logs as TensorBoard scalars (needs ``tensorboardX``)."""
 from __future__ import annotations
 
+import numbers
 import os
 
 from .base import Callback
@@ -51,7 +52,7 @@ class TensorBoard(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         for k, v in (logs or {}).items():
-            if isinstance(v, (int, float)):
+            if isinstance(v, numbers.Real):
                 self.writer.add_scalar(f"epoch/{k}", float(v), epoch)
         h = getattr(self.trainer, "history", None)
         if self.log_history_steps and h is not None:
