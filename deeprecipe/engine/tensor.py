@@ -230,13 +230,8 @@ class Tensor:
                     g = grads.pop(id(o), None)
                     keep.pop(id(o), None)
                 gys.append(g)
-            if len(gys) > 1:
-                for i, g in enumerate(gys):
-                    if g is None:
-                        o = f.outputs[i]()
-                        gys[i] = None if o is None else xp.zeros_like(o.data)
-                if any(g is None for g in gys):
-                    gys = [xp.zeros(s, d) if g is None else g for g, (s, d) in zip(gys, f.out_meta)]
+            if len(gys) > 1:  # outputs no gradient reached (or already freed) contribute zeros
+                gys = [xp.zeros(s, d) if g is None else g for g, (s, d) in zip(gys, f.out_meta)]
             gxs = f.backward(*gys)
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)
