@@ -134,8 +134,13 @@ def train_classifier(data, hidden=(100,), activation="relu", init="he", optimize
     bar = progress(total, "train") if progress is not None else None
     rec = _recorder_class()(data, int(eval_every), int(epochs), steps, bar, eval_train_max, eval_batch)
     try:
-        fit(model, (data.x_train, data.y_train), optimizer=opt, epochs=int(epochs), batch_size=int(batch_size),
-            seed=int(seed), callbacks=[rec, *callbacks], verbose=0, loss=loss)
+        # Divergence is an outcome some experiments expect (raw 0..255 inputs, large weight
+        # scales): it is detected from the loss and recorded as ``diverged``, so NumPy's
+        # overflow warnings on the way there are noise, not news.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            fit(model, (data.x_train, data.y_train), optimizer=opt, epochs=int(epochs),
+                batch_size=int(batch_size), seed=int(seed), callbacks=[rec, *callbacks], verbose=0,
+                loss=loss)
     finally:
         if bar is not None:
             bar.close()
