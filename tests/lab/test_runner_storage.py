@@ -188,12 +188,18 @@ def test_process_pool_runs_units_in_parallel_workers(tmp_path):
 
 
 def test_same_seed_gives_identical_numbers_with_one_or_two_jobs(tmp_path):
-    # Units run at one BLAS thread whatever --jobs is; otherwise GEMMs split over a
-    # different number of threads would round differently between the two runs.
+    # Units run at one BLAS thread whatever --jobs is and whatever the caller's BLAS
+    # setting; otherwise GEMMs split over a different number of threads would round
+    # differently between the two runs.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
     overfit = registry.get("overfit")
-    run_experiments([overfit], preset="test", out=tmp_path / "one", jobs=1, progress=False)
+    with threadpoolctl.threadpool_limits(limits=2):  # a caller running BLAS at 2 threads
+        run_experiments([overfit], preset="test", out=tmp_path / "one", jobs=1, progress=False)
     run_experiments([overfit], preset="test", out=tmp_path / "two", jobs=2, progress=False)
     _, one, _ = load_results(tmp_path / "one" / "overfit")
     _, two, _ = load_results(tmp_path / "two" / "overfit")
     for key in ("curves.train_loss", "curves.test_acc"):
         np.testing.assert_array_equal(one.stack(key), two.stack(key))
+    for results in (one, two):  # the recorded environment shows the one thread used
+        blas = [lib for lib in results.environment["blas"] if lib.get("user_api") == "blas"]
+        assert blas and all(lib["num_threads"] == 1 for lib in blas)
