@@ -116,3 +116,8 @@ def combine(checks, rule: str, extra_numbers: dict | None = None) -> Verdict:
     text = (f"{rule.rstrip('.')}. Checks: {parts}. Holds if every check holds; does not hold "
             f"if any fails; a 95% interval over seeds straddling a threshold is inconclusive.")
     return Verdict(verdict, numbers, text)
+
+
+def mean_pair(a, b, fmt: str = ".4f") -> str:
+    """``"<mean of a> / <mean of b>"``: the side-by-side figure shown beside a verdict."""
+    return f"{float(np.mean(a)):{fmt}} / {float(np.mean(b)):{fmt}}"

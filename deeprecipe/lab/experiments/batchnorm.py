@@ -31,7 +31,7 @@ import numpy as np
 
 from ..experiment import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, Experiment
 from ..plotting import color, plot_band
-from ..rules import Check, combine
+from ..rules import Check, combine, mean_pair
 
 ARMS = ("plain", "bn")
 LABELS = {"plain": "without BN", "bn": "with batch norm"}
@@ -148,7 +148,7 @@ def verdict(results):
         f"scales where the net learns (train acc ≥ {LEARNED}) with / without BN":
             f"{int(np.sum(bn >= LEARNED))} / {int(np.sum(plain >= LEARNED))} of {n}",
         "test acc with / without BN (mean over scales)":
-            f"{results.stack('bn.final_test_acc').mean():.4f} / {results.stack('plain.final_test_acc').mean():.4f}",
+            mean_pair(results.stack('bn.final_test_acc'), results.stack('plain.final_test_acc')),
         "diverged runs with / without BN": f"{int(results.stack('bn.diverged').sum())} / "
                                            f"{int(results.stack('plain.diverged').sum())}",
         "scales where BN loses": ", ".join(f"{s:.3g}" for s in sc[~(bn > plain)]) or "none",

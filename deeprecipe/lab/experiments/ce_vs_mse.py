@@ -31,7 +31,7 @@ import numpy as np
 
 from ..experiment import INCONCLUSIVE, Experiment
 from ..plotting import color, plot_band
-from ..rules import Check, check_diff, check_mean, combine
+from ..rules import Check, check_diff, check_mean, combine, mean_pair
 from ._probes import train_probed
 
 
@@ -117,9 +117,9 @@ def verdict(results):
         f"steps to {target}: CE": round(float(s_ce.mean()), 1),
         f"steps to {target}: MSE": round(float(s_mse.mean()), 1),
         "MSE runs that reached the target": f"{int(reached_mse.sum())}/{len(reached_mse)}",
-        "early grad norm CE / MSE": f"{g_ce.mean():.3g} / {g_mse.mean():.3g}",
-        "final train acc CE / MSE": f"{results.values('ce.final.train_acc_all').mean():.4f} / "
-                                    f"{results.values('mse.final.train_acc_all').mean():.4f}",
+        "early grad norm CE / MSE": mean_pair(g_ce, g_mse, ".3g"),
+        "final train acc CE / MSE": mean_pair(results.values('ce.final.train_acc_all'),
+                                              results.values('mse.final.train_acc_all')),
     }
     return combine(checks, "From the same initial weights, square error on the softmax outputs needs more SGD "
                            "steps than cross-entropy to reach the target training accuracy, and its gradients "

@@ -18,7 +18,7 @@ intervals, on the final accuracies:
 from __future__ import annotations
 
 from ..experiment import Experiment
-from ..rules import check_diff, combine
+from ..rules import check_diff, combine, mean_pair
 from ._overfit_setting import BOOK, QUICK, TEST, plot_train_test, weight_sq_norm
 
 ARMS = ("no_dropout", "dropout")
@@ -61,9 +61,9 @@ def verdict(results):
     checks = [check_diff("train acc: no dropout - dropout", tr0, tr1, ">", 0.0),
               check_diff("test acc: dropout - no dropout", te1, te0, ">", 0.0)]
     extra = {
-        "train acc without / with dropout": f"{tr0.mean():.4f} / {tr1.mean():.4f}",
-        "test acc without / with dropout": f"{te0.mean():.4f} / {te1.mean():.4f}",
-        "gap without / with dropout": f"{(tr0 - te0).mean():.4f} / {(tr1 - te1).mean():.4f}",
+        "train acc without / with dropout": mean_pair(tr0, tr1),
+        "test acc without / with dropout": mean_pair(te0, te1),
+        "gap without / with dropout": mean_pair((tr0 - te0), (tr1 - te1)),
     }
     return combine(checks, "With dropout the final training accuracy is lower and the final test accuracy is "
                            "higher than without (paired over seeds)", extra)

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..experiment import HOLDS, INCONCLUSIVE, Experiment
 from ..plotting import color, plot_band
-from ..rules import Check, check_diff, combine
+from ..rules import Check, check_diff, combine, mean_pair
 
 
 def best_index(val_loss) -> int:
@@ -135,8 +135,8 @@ def verdict(results):
         "early-stopping epoch (min val loss)": ", ".join(str(int(e)) for e in s["stop_epoch"]),
         "last epoch (min train loss at epoch)": f"{int(s['last_epoch'][0])} "
                                                 f"({', '.join(str(int(e)) for e in s['train_loss_min_epoch'])})",
-        "test acc at early stop / at end": f"{s['test_acc_stop'].mean():.4f} / {s['test_acc_last'].mean():.4f}",
-        "test loss at early stop / at end": f"{s['test_loss_stop'].mean():.4f} / {s['test_loss_last'].mean():.4f}",
+        "test acc at early stop / at end": mean_pair(s['test_acc_stop'], s['test_acc_last']),
+        "test loss at early stop / at end": mean_pair(s['test_loss_stop'], s['test_loss_last']),
         f"patience {int(results.config.get('patience', 5))}: restored epoch, test acc":
             f"{', '.join(str(int(e)) for e in s['patience_epoch'])}; {s['test_acc_patience'].mean():.4f}",
     }

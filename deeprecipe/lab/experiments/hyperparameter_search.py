@@ -31,7 +31,7 @@ import numpy as np
 
 from ..experiment import Experiment
 from ..plotting import color
-from ..rules import check_diff, combine
+from ..rules import check_diff, combine, mean_pair
 
 
 def next_range(log_values, scores, top_k: int) -> list:
@@ -166,11 +166,11 @@ def verdict(results):
     extra = {
         "log10 lr range per round (seed 0)": fmt_ranges(rlr[0]),
         "log10 wd range per round (seed 0)": fmt_ranges(rwd[0]),
-        "mean val acc first / last round": f"{st['mean_first'].mean():.4f} / {st['mean_last'].mean():.4f}",
-        "best val acc round 1 / rounds 2..": f"{st['best_first'].mean():.4f} / {st['best_later'].mean():.4f}",
+        "mean val acc first / last round": mean_pair(st['mean_first'], st['mean_last']),
+        "best val acc round 1 / rounds 2..": mean_pair(st['best_first'], st['best_later']),
         "chosen lr, wd (per seed)": "; ".join(f"{10 ** a:.3g}, {10 ** b:.3g}" for a, b in
                                              zip(results.values("chosen.log10_lr"), results.values("chosen.log10_wd"))),
-        "chosen config: val acc / test acc (reported once)": f"{va.mean():.4f} / {te.mean():.4f}",
+        "chosen config: val acc / test acc (reported once)": mean_pair(va, te),
         "test-set evaluations per search": int(results.values("test_set_evaluations").max()),
     }
     return combine(checks, "Narrowing the log-scale ranges round by round, judged on the validation set only, "

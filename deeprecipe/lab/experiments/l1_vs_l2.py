@@ -31,7 +31,7 @@ import numpy as np
 
 from ..experiment import Experiment
 from ..plotting import color
-from ..rules import check_diff, combine
+from ..rules import check_diff, combine, mean_pair
 from ._overfit_setting import BOOK, QUICK, TEST
 
 ARMS = ("l1", "l2")
@@ -141,13 +141,12 @@ def verdict(results):
         check_diff("99.9th percentile of |w|: L1 - L2", q1, q2, ">", 0.0),
     ]
     extra = {
-        "near-zero fraction L1 / L2": f"{nz1.mean():.4f} / {nz2.mean():.4f}",
-        "99.9th pct |w| L1 / L2": f"{q1.mean():.4g} / {q2.mean():.4g}",
-        "median |w| L1 / L2": f"{results.values('l1.weights.median_abs').mean():.4g} / "
-                              f"{results.values('l2.weights.median_abs').mean():.4g}",
-        "λ1 / λ2": f"{results.values('l1_lambda').mean():.4g} / {results.values('l2_lambda').mean():.4g}",
-        "test acc L1 / L2": f"{results.values('l1.final.test_acc').mean():.4f} / "
-                            f"{results.values('l2.final.test_acc').mean():.4f}",
+        "near-zero fraction L1 / L2": mean_pair(nz1, nz2),
+        "99.9th pct |w| L1 / L2": mean_pair(q1, q2, ".4g"),
+        "median |w| L1 / L2": mean_pair(results.values('l1.weights.median_abs'),
+                                        results.values('l2.weights.median_abs'), ".4g"),
+        "λ1 / λ2": mean_pair(results.values('l1_lambda'), results.values('l2_lambda'), ".4g"),
+        "test acc L1 / L2": mean_pair(results.values('l1.final.test_acc'), results.values('l2.final.test_acc')),
     }
     return combine(checks, "With penalties of equal size at the initial weights, L1 leaves more weights near zero "
                            "than L2 and keeps its largest weights larger (paired over seeds)", extra)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..experiment import Experiment
-from ..rules import check_diff, check_value, combine
+from ..rules import check_diff, check_value, combine, mean_pair
 from ._overfit_setting import BOOK, QUICK, TEST, plot_train_test, train_arm
 
 
@@ -66,10 +66,10 @@ def verdict(results):
     ]
     extra = {
         "gap without decay": f"{gap0.mean():.4f}", "gap with decay": f"{gap1.mean():.4f}",
-        "test acc without / with decay": f"{results.values('no_decay.final.test_acc').mean():.4f} / "
-                                         f"{results.values('decay.final.test_acc').mean():.4f}",
-        "Σw² without / with decay": f"{results.values('no_decay.final.weight_sq_norm').mean():.4g} / "
-                                    f"{results.values('decay.final.weight_sq_norm').mean():.4g}",
+        "test acc without / with decay": mean_pair(results.values('no_decay.final.test_acc'),
+                                                   results.values('decay.final.test_acc')),
+        "Σw² without / with decay": mean_pair(results.values('no_decay.final.weight_sq_norm'),
+                                              results.values('decay.final.weight_sq_norm'), ".4g"),
     }
     return combine(checks, "Weight decay makes the train-test gap smaller (paired over seeds), and an SGD "
                            "step with weight decay is exactly w ← (1-ηλ)w - ηg", extra)
