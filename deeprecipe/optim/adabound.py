@@ -12,31 +12,44 @@ Early on the bounds are wide (Adam); they close in on η* (SGD with lr η*) as t
 """
 from __future__ import annotations
 
-from ._ops import add_scaled_, ema_sq_, second_moment_
-from .optimizer import Optimizer
+from . import _validate as V
+from .optimizer import Optimizer, hyperparameters
+from .rule import AddL2, Rule, add_scaled_, ema_sq_, second_moment_
 
 
-def adabound_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, base_lr, final_lr, gamma,
-                    beta1, beta2, eps, weight_decay, amsbound, tmp, xp):
-    g = grad
-    if weight_decay:
-        add_scaled_(g, param, weight_decay, tmp, xp)
-    exp_avg *= beta1
-    add_scaled_(exp_avg, g, 1 - beta1, tmp, xp)
-    ema_sq_(exp_avg_sq, g, beta2, tmp, xp)
-    second = second_moment_(exp_avg_sq, max_exp_avg_sq, amsbound, xp)
-    xp.sqrt(second, out=tmp)
-    tmp += eps
-    bias_correction1 = 1 - beta1 ** step
-    bias_correction2 = 1 - beta2 ** step
-    step_size = lr * bias_correction2 ** 0.5 / bias_correction1
-    eta = final_lr * lr / base_lr
-    lower = eta * (1 - 1 / (gamma * step + 1))
-    upper = eta * (1 + 1 / (gamma * step))
-    xp.divide(step_size, tmp, out=tmp)
-    xp.clip(tmp, lower, upper, out=tmp)
-    tmp *= exp_avg
-    param -= tmp
+class ScaleByAdaBound(Rule):
+    """u = clip(α_t/d, lower, upper)⊙m, applied as θ −= u.  The group state keeps γ₀, the
+    lr at construction, which the bounds are scaled by."""
+
+    state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    checks = {"betas": V.betas, "final_lr": V.non_negative, "gamma": V.non_negative, "eps": V.non_negative,
+              "amsbound": V.boolean, "lr": V.non_negative}
+
+    def init_group(self, hp):
+        if hp["lr"] <= 0:
+            raise ValueError("AdaBound needs lr > 0: its bounds scale with lr / initial lr")
+        return {"base_lr": float(hp["lr"])}
+
+    def update(self, u, state, params, step, hp):
+        xp, tmp = state.xp, state.tmp(0)
+        beta1, beta2 = hp["betas"]
+        lr = hp["lr"]
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg *= beta1
+        add_scaled_(exp_avg, u, 1 - beta1, tmp, xp)
+        ema_sq_(exp_avg_sq, u, beta2, tmp, xp)
+        second = second_moment_(exp_avg_sq, state["max_exp_avg_sq"] if hp["amsbound"] else None,
+                                hp["amsbound"], xp)
+        xp.sqrt(second, out=tmp)
+        tmp += hp["eps"]
+        step_size = lr * (1 - beta2 ** step) ** 0.5 / (1 - beta1 ** step)
+        eta = hp["final_lr"] * lr / state.group["base_lr"]
+        lower = eta * (1 - 1 / (hp["gamma"] * step + 1))
+        upper = eta * (1 + 1 / (hp["gamma"] * step))
+        xp.divide(step_size, tmp, out=tmp)
+        xp.clip(tmp, lower, upper, out=tmp)
+        tmp *= exp_avg
+        return tmp, -1.0
 
 
 class AdaBound(Optimizer):
@@ -49,28 +62,11 @@ class AdaBound(Optimizer):
         amsbound: use the running max of v (AMSBound).
     """
 
-    _state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    rules = (AddL2(), ScaleByAdaBound())
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), final_lr=0.1, gamma=1e-3, eps=1e-8, weight_decay=0.0,
                  amsbound=False, *, transforms=None, denormal_guard=16):
-        defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas, final_lr=final_lr,
-                        gamma=gamma, eps=eps, weight_decay=weight_decay, amsbound=amsbound)
-        super().__init__(params, defaults, transforms=transforms, denormal_guard=denormal_guard)
-
-    def _init_group_state(self, group):
-        if group["lr"] <= 0:
-            raise ValueError("AdaBound needs lr > 0: its bounds scale with lr / initial lr")
-        return {"base_lr": float(group["lr"])}
-
-    def _update_group(self, gi, group, runs):
-        base_lr = self._group_state[gi]["base_lr"]
-        beta1, beta2 = group["betas"]
-        for run in self._blocks(runs, group):
-            adabound_update(run.param, run.grad, run.state("exp_avg"), run.state("exp_avg_sq"),
-                            run.state("max_exp_avg_sq") if group["amsbound"] else None, step=run.step,
-                            lr=group["lr"], base_lr=base_lr, final_lr=group["final_lr"], gamma=group["gamma"],
-                            beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
-                            amsbound=group["amsbound"], tmp=run.tmp(), xp=run.xp)
+        super().__init__(params, hyperparameters(locals()), transforms=transforms, denormal_guard=denormal_guard)
 
 
 class AMSBound(AdaBound):

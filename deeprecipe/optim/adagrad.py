@@ -7,21 +7,29 @@
 """
 from __future__ import annotations
 
-from ._ops import prepare_grad_
-from .optimizer import Optimizer
+from . import _validate as V
+from .optimizer import Optimizer, hyperparameters
+from .rule import AddL2, Maximize, Rule, ScaleByLR
 
 
-def adagrad_update(param, grad, state_sum, *, step, lr, lr_decay, weight_decay, eps, maximize, tmp, xp):
-    g = grad
-    prepare_grad_(param, g, lr=lr, weight_decay=weight_decay, maximize=maximize, tmp=tmp, xp=xp)
-    clr = lr / (1 + (step - 1) * lr_decay)
-    xp.multiply(g, g, out=tmp)
-    state_sum += tmp
-    xp.sqrt(state_sum, out=tmp)
-    tmp += eps
-    xp.divide(g, tmp, out=tmp)
-    tmp *= -clr
-    param += tmp
+class ScaleByAdagrad(Rule):
+    """u = g/(√s + ε) after s ← s + g², with the lr decay 1/(1 + (t−1)·lr_decay) as the
+    returned scalar (optax's ``scale_by_rss`` with ε outside the root, as torch)."""
+
+    state_names = ("sum",)
+    checks = {"lr_decay": V.non_negative, "initial_accumulator_value": V.non_negative, "eps": V.non_negative}
+
+    def init(self, name, hp):
+        return hp["initial_accumulator_value"]
+
+    def update(self, u, state, params, step, hp):
+        xp, tmp, s = state.xp, state.tmp(0), state["sum"]
+        xp.multiply(u, u, out=tmp)
+        s += tmp
+        xp.sqrt(s, out=tmp)
+        tmp += hp["eps"]
+        xp.divide(u, tmp, out=tmp)
+        return tmp, 1.0 / (1 + (step - 1) * hp["lr_decay"])
 
 
 class Adagrad(Optimizer):
@@ -33,19 +41,8 @@ class Adagrad(Optimizer):
         eps: ε added to √s (default 1e-10; Saito's AdaGrad uses 1e-7).
     """
 
-    _state_names = ("sum",)
+    rules = (Maximize(), AddL2(), ScaleByAdagrad(), ScaleByLR())
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
                  *, maximize=False, transforms=None, denormal_guard=16):
-        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize)
-        super().__init__(params, defaults, transforms=transforms, denormal_guard=denormal_guard)
-
-    def _state_init_value(self, name, group):
-        return group["initial_accumulator_value"]
-
-    def _update(self, group, run):
-        s = run.state("sum", group["initial_accumulator_value"])
-        adagrad_update(run.param, run.grad, s, step=run.step, lr=group["lr"], lr_decay=group["lr_decay"],
-                       weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"],
-                       tmp=run.tmp(), xp=run.xp)
+        super().__init__(params, hyperparameters(locals()), transforms=transforms, denormal_guard=denormal_guard)

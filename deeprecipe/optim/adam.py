@@ -12,30 +12,47 @@ https://arxiv.org/abs/1711.05101), torch semantics:
 ε is added after bias-correcting √v (the paper's form); Keras/Saito/DeZero add it to √v
 ("ε-hat"), a ~1e-7 relative difference over 50 steps at ε = 1e-8.  The update is computed
 as θ ← θ − (γ√bc2/bc1)·m/(√v + ε√bc2), the same number with one pass fewer over the arrays.
+
+The chain: ``Maximize, AddL2 | DecayWeights, ScaleByAdam, ScaleByLR`` (optax's
+``adamw = chain(scale_by_adam, add_decayed_weights, scale_by_lr)``, with torch's order:
+the decoupled decay acts on θ before the Adam step).
 """
 from __future__ import annotations
 
-from ._ops import adam_moments_, prepare_grad_, second_moment_
-from .optimizer import Optimizer
+from . import _validate as V
+from .optimizer import Optimizer, hyperparameters
+from .rule import AddL2, DecayWeights, Maximize, Rule, ScaleByLR, ema_sq_, lerp_, second_moment_
 
 
-def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, beta1, beta2, eps, weight_decay,
-                decoupled_weight_decay, amsgrad, maximize, tmp, xp):
-    """One Adam/AdamW/AMSGrad step on flat arrays, in place (``grad`` is modified)."""
-    g = grad
-    prepare_grad_(param, g, lr=lr, weight_decay=weight_decay, maximize=maximize, tmp=tmp, xp=xp,
-                  decoupled=decoupled_weight_decay)
-    bias_correction1, bias_correction2 = adam_moments_(exp_avg, exp_avg_sq, g, beta1, beta2, step, tmp, xp)
-    step_size = lr / bias_correction1
-    bias_correction2_sqrt = bias_correction2 ** 0.5
-    second = second_moment_(exp_avg_sq, max_exp_avg_sq, amsgrad, xp)
-    # m/(√v/√bc2 + ε) = √bc2·m/(√v + ε√bc2): folding √bc2 into the scalars saves a pass
-    # over the arrays (the result differs from torch's order by rounding only)
-    xp.sqrt(second, out=tmp)
-    tmp += eps * bias_correction2_sqrt
-    xp.divide(exp_avg, tmp, out=tmp)
-    tmp *= -step_size * bias_correction2_sqrt
-    param += tmp
+def adam_moments_(exp_avg, exp_avg_sq, g, beta1: float, beta2: float, step: int, tmp, xp) -> tuple:
+    """Adam's moment estimates, in place and rounded as torch's Adam does:
+    m ← β1·m + (1−β1)·g (a lerp), v ← β2·v + (1−β2)·g².  Returns the bias corrections
+    ``(1 − β1^t, 1 − β2^t)`` for step ``t``."""
+    lerp_(exp_avg, g, 1 - beta1, tmp, xp)
+    ema_sq_(exp_avg_sq, g, beta2, tmp, xp)
+    return 1 - beta1 ** step, 1 - beta2 ** step
+
+
+class ScaleByAdam(Rule):
+    """u = m̂/(√v̂ + ε) (optax's ``scale_by_adam``; AMSGrad with ``hp['amsgrad']``).
+
+    Returned as ``(m/(√v + ε√bc2), √bc2/bc1)``: folding √bc2 into the scalars saves a pass
+    over the arrays (the result differs from torch's order by rounding only)."""
+
+    state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    checks = {"betas": V.betas, "eps": V.non_negative, "amsgrad": V.boolean}
+
+    def update(self, u, state, params, step, hp):
+        beta1, beta2 = hp["betas"]
+        xp, tmp = state.xp, state.tmp(0)
+        bc1, bc2 = adam_moments_(state["exp_avg"], state["exp_avg_sq"], u, beta1, beta2, step, tmp, xp)
+        second = second_moment_(state["exp_avg_sq"], state["max_exp_avg_sq"] if hp["amsgrad"] else None,
+                                hp["amsgrad"], xp)
+        bc2_sqrt = bc2 ** 0.5
+        xp.sqrt(second, out=tmp)
+        tmp += hp["eps"] * bc2_sqrt
+        xp.divide(state["exp_avg"], tmp, out=tmp)
+        return tmp, bc2_sqrt / bc1
 
 
 class Adam(Optimizer):
@@ -47,22 +64,11 @@ class Adam(Optimizer):
         amsgrad: keep the running maximum of v.
     """
 
-    _state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    rules = (Maximize(), AddL2(), DecayWeights(always=False), ScaleByAdam(), ScaleByLR())
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
                  maximize=False, decoupled_weight_decay=False, transforms=None, denormal_guard=16):
-        defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas, eps=eps,
-                        weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
-                        decoupled_weight_decay=decoupled_weight_decay)
-        super().__init__(params, defaults, transforms=transforms, denormal_guard=denormal_guard)
-
-    def _update(self, group, run):
-        beta1, beta2 = group["betas"]
-        adam_update(run.param, run.grad, run.state("exp_avg"), run.state("exp_avg_sq"),
-                    run.state("max_exp_avg_sq") if group["amsgrad"] else None,
-                    step=run.step, lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
-                    weight_decay=group["weight_decay"], decoupled_weight_decay=group["decoupled_weight_decay"],
-                    amsgrad=group["amsgrad"], maximize=group["maximize"], tmp=run.tmp(), xp=run.xp)
+        super().__init__(params, hyperparameters(locals()), transforms=transforms, denormal_guard=denormal_guard)
 
 
 class AdamW(Adam):

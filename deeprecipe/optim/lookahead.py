@@ -7,7 +7,8 @@ every k inner steps:
 
 The inner optimizer's state (momentum, Adam moments) is kept across the syncs
 (kozistr's ``pullback_momentum='none'``).  The sync is a few whole-buffer operations on the
-inner optimizer's flat buffers.  Unlike kozistr's implementation, which skips parameters
+inner optimizer's flat buffers, through their public interface (``Optimizer.segments()``).
+Unlike kozistr's implementation, which skips parameters
 whose ``.grad`` is ``None`` at the sync step, every parameter is synced (one that never
 moved has θ = φ, so the sync leaves it unchanged).
 """
@@ -70,9 +71,8 @@ class Lookahead:
     def sync(self) -> None:
         """θ ← φ + α(θ − φ), φ ← θ for every parameter (called every k steps)."""
         for (_, seg), slow in zip(self.optimizer.segments(), self._slow):
-            seg.ensure_bound()
-            t = seg.scratch(0)
-            seg.xp.subtract(seg.data, slow, out=t)
+            seg.bind()
+            t = seg.xp.subtract(seg.data, slow)
             t *= self.alpha
             slow += t
             seg.data[...] = slow

@@ -1,19 +1,20 @@
 """``Optimizer``: the torch.optim-like base class every deeprecipe optimizer is wired from.
 
-What it owns:
+A named optimizer is a chain of update rules (``rule.py``) plus its hyperparameters; the
+base class runs the chain through the private executor (``_executor.py``).  What it owns:
 
 * ``param_groups``: a list of dicts, each with ``'params'`` (a list of Parameters) and its
   own hyperparameters (``'lr'``, ``'weight_decay'``, ...).  ``group['lr']`` is the one
   canonical learning rate; schedules change it between steps.
 * flat buffers: at construction the parameters of each group (per dtype and device) are
   copied into one contiguous array and ``p.data`` is rebound to views of it
-  (see ``_segment.py``).  Code elsewhere must write parameters in place
+  (see ``_executor.py``).  Code elsewhere must write parameters in place
   (``p.data[...] = x``); a rebound ``p.data`` is detected and re-attached at the next step.
 * state: per-element arrays (``exp_avg``, ...) and per-parameter scalars (``step``) keyed by
   the parameter's index in the order the groups list them (as torch does) — never by
   ``id()`` — so ``state_dict()`` / ``load_state_dict()`` round-trip exactly.
 * gradient transforms (``transforms=[...]``, see ``transforms.py``): applied, in order, to
-  the gathered gradients before the update rule.
+  the gathered gradients before the chain of rules.
 
 Semantics follow torch: a parameter whose ``.grad`` is ``None`` is skipped (its step count
 does not advance and its state is not created); ``step(closure)`` re-evaluates the loss.
@@ -30,7 +31,17 @@ from ..backend import device_of, get_array_module, to_device
 from ..config import enable_grad
 from ..engine import Tensor
 from . import _validate as V
-from ._segment import Segment
+from ._executor import FlatBuffer, update_group
+
+#: constructor arguments of an optimizer that are not hyperparameters
+NOT_HYPERPARAMETERS = ("self", "params", "transforms", "denormal_guard", "__class__")
+
+
+def hyperparameters(local_vars: dict) -> dict:
+    """The hyperparameters among a constructor's ``locals()`` (lists become tuples, as
+    torch's ``betas``), so that a named optimizer spells each one once, in its signature."""
+    return {k: (tuple(v) if isinstance(v, list) else v) for k, v in local_vars.items()
+            if k not in NOT_HYPERPARAMETERS}
 
 
 def _as_groups(params) -> list:
@@ -56,14 +67,12 @@ def _as_groups(params) -> list:
 
 
 class Optimizer:
-    """Base class: parameter groups, flat buffers, state, transforms, (de)serialization.
+    """Base class: parameter groups, the chain of rules, transforms, (de)serialization.
 
-    Subclasses pass their hyperparameter ``defaults`` and implement ``_update(group, run)``
-    (an in-place update of one ``Run``: 1-D views ``run.param``, ``run.grad``,
-    ``run.state(name)``, the new step count ``run.step``).  ``run.grad`` may be a view of
-    ``p.grad`` itself: a rule that writes into its gradient must say so in
-    ``_modifies_grad(group)``.  A subclass that overrides ``_update_group`` must iterate
-    ``self._blocks(runs, group)`` (which fetches the gradients) or set ``_lazy_gather = False``.
+    A subclass lists its rules in ``rules`` (or chooses them per group in ``chain(hp)``,
+    listing every rule it may use in ``all_rules()``) and passes its hyperparameter
+    ``defaults``; every hyperparameter is checked by the rule that reads it (``Rule.checks``),
+    by the class's ``_checks``, or by ``_validate.COMMON`` — one with no check is refused.
 
     Args:
         params: an iterable of Parameters, of ``(name, Parameter)`` pairs, or of dicts
@@ -72,22 +81,34 @@ class Optimizer:
         defaults: hyperparameter defaults (every key a group may set).
         transforms: gradient transforms applied before the update (see ``transforms.py``).
         denormal_guard: every this many steps, flush subnormal state values to zero
-            (0 disables it); see ``Segment.flush_denormals``.
+            (0 disables it); see ``FlatBuffer.flush_denormals``.
     """
 
-    _scalar_init: dict = {"step": 0.0}
-    _state_names: tuple = ()  # every per-element state name the optimizer may create
-    _checks: dict = {}        # hyperparameter name -> check, overriding _validate.COMMON
+    rules: tuple = ()         # the update chain (see rule.py)
+    _checks: dict = {}        # hyperparameter name -> check, overriding the rules' and COMMON
     block_bytes: int | None = 1 << 18  # CPU updates run on blocks of this many bytes per array
-    _lazy_gather = True       # False for optimizers whose _update_group does not use _blocks
 
     def __init__(self, params, defaults: dict, *, transforms=None, denormal_guard: int = 16):
         if not isinstance(denormal_guard, numbers.Integral) or denormal_guard < 0:
             raise ValueError(f"denormal_guard must be a non-negative integer (0 disables it), got {denormal_guard!r}")
+        rules = self.all_rules()
+        self._state_names = tuple(dict.fromkeys(n for r in rules for n in r.state_names))
+        self._scalar_init = {"step": 0.0}
+        for r in rules:
+            self._scalar_init.update(r.scalars)
+        checks = {}
+        for r in rules:
+            checks.update(r.checks)
+        checks.update(self._checks)
+        missing = sorted(k for k in defaults if k not in checks and k not in V.COMMON)
+        if missing:
+            raise TypeError(f"{type(self).__name__}: no check for hyperparameter(s) {missing}; declare one in "
+                            "the rule that reads it (Rule.checks) or in the class's _checks")
+        self._all_checks = checks
         self.defaults = dict(defaults)
         self._check_values(self.defaults, where="")
         self.param_groups: list[dict] = []
-        self._segments: list[list[Segment]] = []
+        self._segments: list[list[FlatBuffer]] = []
         self._group_state: list[dict] = []
         self._param_ids: set = set()
         self._n_params = 0
@@ -100,10 +121,18 @@ class Optimizer:
         for t in self.transforms:
             t.bind(self)
 
+    def chain(self, hp: dict):
+        """The rules that update a group with hyperparameters ``hp`` (default: ``rules``)."""
+        return self.rules
+
+    def all_rules(self) -> tuple:
+        """Every rule ``chain`` may return (their state and checks are the optimizer's)."""
+        return tuple(self.rules)
+
     # ------------------------------------------------------------------ groups
     def _check_values(self, values: dict, where: str) -> None:
         for name, value in values.items():
-            check = self._checks.get(name, V.COMMON.get(name))
+            check = self._all_checks.get(name, V.COMMON.get(name))
             if check is not None:
                 try:
                     check(name, value)
@@ -114,8 +143,11 @@ class Optimizer:
         """Cross-hyperparameter checks of one group (e.g. Nesterov needs momentum)."""
 
     def _init_group_state(self, group: dict) -> dict:
-        """Per-group state (e.g. SWATS's phase); saved by ``state_dict``."""
-        return {}
+        """Per-group state of the rules (e.g. SWATS's phase); saved by ``state_dict``."""
+        out = {}
+        for r in self.all_rules():
+            out.update(r.init_group(group))
+        return out
 
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of parameters with its own hyperparameters (torch semantics)."""
@@ -165,7 +197,7 @@ class Optimizer:
         buckets: dict = {}
         for j, p in enumerate(params):
             buckets.setdefault((p.data.dtype.str, device_of(p.data)), []).append(j)
-        segs = [Segment([params[j] for j in idx], [self._n_params + j for j in idx], self._scalar_init)
+        segs = [FlatBuffer([params[j] for j in idx], [self._n_params + j for j in idx], self._scalar_init)
                 for idx in buckets.values()]
         self._param_ids |= ids
         self._n_params += len(params)
@@ -189,7 +221,7 @@ class Optimizer:
         work = []
         for gi, (group, segs) in enumerate(zip(self.param_groups, self._segments)):
             for seg in segs:
-                seg.ensure_bound()
+                seg.bind()
                 runs = seg.gather(eager)
                 if runs:
                     work.append((gi, group, seg, runs))
@@ -202,24 +234,19 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        # Without transforms (which need all gradients first), gradients are copied block by
-        # block inside _blocks, right before each block's update.
-        work = self._collect(eager=bool(self.transforms) or not self._lazy_gather)
+        # Gradient transforms need every gradient first; without them the executor copies
+        # the gradients block by block, right before each block's update.
+        work = self._collect(eager=bool(self.transforms))
         for t in self.transforms:
             t.apply(self, work)
         by_group: dict = {}
         for gi, group, seg, runs in work:
             by_group.setdefault(gi, []).extend(runs)
         for gi, runs in by_group.items():
-            self._update_group(gi, self.param_groups[gi], runs)
+            group = self.param_groups[gi]
+            update_group(self.chain(group), group, runs, self.block_bytes, self._group_state[gi])
         for _, _, seg, runs in work:
-            seg._pending = None
-            step = seg.scal["step"]
-            partial = len(runs) != 1 or runs[0].i0 != 0 or runs[0].i1 != len(seg.params)
-            for r in runs:
-                step[r.i0:r.i1] = r.step
-            if partial or not seg.uniform:
-                seg.refresh_uniform()
+            seg.advance(runs)
         self._step_calls += 1
         if self.denormal_guard and self._step_calls % self.denormal_guard == 0:
             for segs in self._segments:
@@ -227,33 +254,10 @@ class Optimizer:
                     seg.flush_denormals(seg.block_elems(self.block_bytes))
         return loss
 
-    def _modifies_grad(self, group: dict) -> bool:
-        """Whether the update rule writes into its gradient for this group (maximize,
-        coupled weight decay); if not, it may read ``p.grad`` directly, without a copy."""
-        return bool(group.get("maximize")) or bool(group.get("weight_decay")
-                                                    and not group.get("decoupled_weight_decay"))
-
-    def _blocks(self, runs, group: dict | None = None):
-        """The runs cut into cache-sized blocks (``block_bytes`` per state array): an
-        update rule is a dozen passes over its arrays; on blocks that stay in the CPU's
-        L2 cache only the first pass reads memory, which makes large updates ~25% faster.
-        Deferred gradients are fetched block by block (see ``Segment.fill_grad``)."""
-        direct = group is not None and not self._modifies_grad(group)
-        for run in runs:
-            for block in run.blocks(run.seg.block_elems(self.block_bytes)):
-                block.grad = block.seg.fill_grad(block.lo, block.hi, direct)
-                yield block
-
-    def _update_group(self, gi: int, group: dict, runs: list) -> None:
-        for block in self._blocks(runs, group):
-            self._update(group, block)
-
-    def _update(self, group: dict, run) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must implement _update(group, run)")
-
     # ------------------------------------------------------------------ helpers for tests / tools
     def segments(self):
-        """(group index, Segment) pairs: the flat buffers (for diagnostics and wrappers)."""
+        """(group index, FlatBuffer) pairs: the flat buffers (for wrappers such as Lookahead
+        and for diagnostics; see ``FlatBuffer`` for what they expose)."""
         return [(gi, seg) for gi, segs in enumerate(self._segments) for seg in segs]
 
     def param_state(self, param) -> dict:
@@ -266,7 +270,7 @@ class Optimizer:
         raise KeyError("this parameter is not managed by the optimizer")
 
     # ------------------------------------------------------------------ (de)serialization
-    def _entry(self, seg: Segment, j: int) -> dict:
+    def _entry(self, seg: FlatBuffer, j: int) -> dict:
         entry = {}
         for name, arr in seg.scal.items():
             entry[name] = int(arr[j]) if name == "step" else float(arr[j])
@@ -380,14 +384,17 @@ class Optimizer:
     def _load_group_state(self, gi: int, saved: dict) -> dict:
         return copy.deepcopy(dict(saved))
 
-    def _group_of_segment(self, seg: Segment) -> dict:
+    def _group_of_segment(self, seg: FlatBuffer) -> dict:
         for group, segs in zip(self.param_groups, self._segments):
             if any(s is seg for s in segs):
                 return group
         raise KeyError("segment not found")  # pragma: no cover
 
     def _state_init_value(self, name: str, group: dict) -> float:
-        """Initial value of per-element state ``name`` (0 unless an optimizer says otherwise)."""
+        """Initial value of per-element state ``name``, from the rule that owns it."""
+        for r in self.all_rules():
+            if name in r.state_names:
+                return r.init(name, group)
         return 0.0
 
     def __repr__(self) -> str:

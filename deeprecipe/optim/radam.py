@@ -11,29 +11,36 @@ With β2 = 0.999 rectification starts at t = 6.
 """
 from __future__ import annotations
 
-from ._ops import adam_moments_, prepare_grad_
-from .optimizer import Optimizer
+from . import _validate as V
+from .adam import adam_moments_
+from .optimizer import Optimizer, hyperparameters
+from .rule import AddL2, DecayWeights, Maximize, Rule
 
 
-def radam_update(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1, beta2, eps, weight_decay,
-                 decoupled_weight_decay, maximize, tmp, tmp2, xp):
-    g = grad
-    prepare_grad_(param, g, lr=lr, weight_decay=weight_decay, maximize=maximize, tmp=tmp, xp=xp,
-                  decoupled=decoupled_weight_decay)
-    bias_correction1, bias_correction2 = adam_moments_(exp_avg, exp_avg_sq, g, beta1, beta2, step, tmp, xp)
-    upd = tmp2
-    xp.divide(exp_avg, bias_correction1, out=upd)   # m̂
-    upd *= lr
-    rho_inf = 2 / (1 - beta2) - 1
-    rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
-    if rho_t > 5.0:
-        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-        xp.sqrt(exp_avg_sq, out=tmp)
-        tmp += eps
-        xp.divide(bias_correction2 ** 0.5, tmp, out=tmp)   # adaptive lr l_t
-        upd *= tmp
-        upd *= rect
-    param -= upd
+class ScaleByRAdam(Rule):
+    """u = γ·m̂·l_t·r_t once ρ_t > 5, else γ·m̂, returned with the factor −1 (applied as
+    θ −= u, the order of torch's kernel)."""
+
+    state_names = ("exp_avg", "exp_avg_sq")
+    checks = {"betas": V.betas, "eps": V.non_negative, "lr": V.non_negative}
+
+    def update(self, u, state, params, step, hp):
+        xp, tmp, upd = state.xp, state.tmp(0), state.tmp(1)
+        beta1, beta2 = hp["betas"]
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        bc1, bc2 = adam_moments_(exp_avg, exp_avg_sq, u, beta1, beta2, step, tmp, xp)
+        xp.divide(exp_avg, bc1, out=upd)   # m̂
+        upd *= hp["lr"]
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * step * (beta2 ** step) / bc2
+        if rho_t > 5.0:
+            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            xp.sqrt(exp_avg_sq, out=tmp)
+            tmp += hp["eps"]
+            xp.divide(bc2 ** 0.5, tmp, out=tmp)   # adaptive lr l_t
+            upd *= tmp
+            upd *= rect
+        return upd, -1.0
 
 
 class RAdam(Optimizer):
@@ -45,18 +52,8 @@ class RAdam(Optimizer):
         decoupled_weight_decay: AdamW-style decay.
     """
 
-    _state_names = ("exp_avg", "exp_avg_sq")
+    rules = (Maximize(), AddL2(), DecayWeights(always=False), ScaleByRAdam())
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  decoupled_weight_decay=False, *, maximize=False, transforms=None, denormal_guard=16):
-        defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas, eps=eps,
-                        weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
-                        maximize=maximize)
-        super().__init__(params, defaults, transforms=transforms, denormal_guard=denormal_guard)
-
-    def _update(self, group, run):
-        beta1, beta2 = group["betas"]
-        radam_update(run.param, run.grad, run.state("exp_avg"), run.state("exp_avg_sq"), step=run.step,
-                     lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
-                     weight_decay=group["weight_decay"], decoupled_weight_decay=group["decoupled_weight_decay"],
-                     maximize=group["maximize"], tmp=run.tmp(0), tmp2=run.tmp(1), xp=run.xp)
+        super().__init__(params, hyperparameters(locals()), transforms=transforms, denormal_guard=denormal_guard)

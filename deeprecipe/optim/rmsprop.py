@@ -14,37 +14,43 @@ coincide when α = 0; otherwise they differ by α^t·g⁰² in s.
 from __future__ import annotations
 
 from . import _validate as V
-from ._ops import add_scaled_, ema_sq_, lerp_, prepare_grad_
-from .optimizer import Optimizer
+from .optimizer import Optimizer, hyperparameters
+from .rule import AddL2, Maximize, Rule, ScaleByLR, ema_sq_, lerp_
 
 
-def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, step, lr, alpha, eps, weight_decay,
-                   momentum, centered, maximize, first_grad_init, tmp, tmp2, xp):
-    g = grad
-    prepare_grad_(param, g, lr=lr, weight_decay=weight_decay, maximize=maximize, tmp=tmp, xp=xp)
-    if first_grad_init and step == 1:
-        xp.multiply(g, g, out=square_avg)
-    else:
-        ema_sq_(square_avg, g, alpha, tmp, xp)
-    avg = tmp2
-    if centered:
-        lerp_(grad_avg, g, 1 - alpha, tmp, xp)   # from 0 in both inits: ḡ = g would make s − ḡ² = 0
-        xp.multiply(grad_avg, -1.0, out=avg)   # torch: square_avg.addcmul(grad_avg, grad_avg, value=-1)
-        avg *= grad_avg
-        avg += square_avg
-        xp.sqrt(avg, out=avg)
-    else:
-        xp.sqrt(square_avg, out=avg)
-    avg += eps
-    if momentum > 0:
-        xp.divide(g, avg, out=tmp)
-        momentum_buffer *= momentum
-        momentum_buffer += tmp
-        add_scaled_(param, momentum_buffer, -lr, tmp, xp)
-    else:
-        xp.divide(g, avg, out=tmp)
-        tmp *= -lr
-        param += tmp
+class ScaleByRMS(Rule):
+    """u = g/d with d = √s + ε (centered: √(s − ḡ²) + ε); with momentum μ > 0 the update is
+    the buffer b ← μb + g/d.  ``init='first_grad'`` starts s at g² (the lecture's σ⁰ = |g⁰|)."""
+
+    state_names = ("square_avg", "grad_avg", "momentum_buffer")
+    checks = {"alpha": V.non_negative, "eps": V.non_negative, "momentum": V.non_negative,
+              "centered": V.boolean, "init": V.choice({"zeros", "first_grad"})}
+
+    def update(self, u, state, params, step, hp):
+        xp, tmp, avg = state.xp, state.tmp(0), state.tmp(1)
+        alpha = hp["alpha"]
+        square_avg = state["square_avg"]
+        if hp["init"] == "first_grad" and step == 1:
+            xp.multiply(u, u, out=square_avg)
+        else:
+            ema_sq_(square_avg, u, alpha, tmp, xp)
+        if hp["centered"]:
+            grad_avg = state["grad_avg"]
+            lerp_(grad_avg, u, 1 - alpha, tmp, xp)   # from 0 in both inits: ḡ = g would make s − ḡ² = 0
+            xp.multiply(grad_avg, -1.0, out=avg)    # torch: square_avg.addcmul(grad_avg, grad_avg, value=-1)
+            avg *= grad_avg
+            avg += square_avg
+            xp.sqrt(avg, out=avg)
+        else:
+            xp.sqrt(square_avg, out=avg)
+        avg += hp["eps"]
+        xp.divide(u, avg, out=tmp)
+        if hp["momentum"] > 0:
+            buf = state["momentum_buffer"]
+            buf *= hp["momentum"]
+            buf += tmp
+            return buf
+        return tmp
 
 
 class RMSprop(Optimizer):
@@ -57,21 +63,8 @@ class RMSprop(Optimizer):
         init: ``'zeros'`` (torch: s⁰ = 0) or ``'first_grad'`` (the lecture: σ⁰ = |g⁰|).
     """
 
-    _state_names = ("square_avg", "grad_avg", "momentum_buffer")
-    _checks = {"init": V.choice({"zeros", "first_grad"})}
+    rules = (Maximize(), AddL2(), ScaleByRMS(), ScaleByLR())
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
                  *, maximize=False, init="zeros", transforms=None, denormal_guard=16):
-        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                        centered=centered, maximize=maximize, init=init)
-        super().__init__(params, defaults, transforms=transforms, denormal_guard=denormal_guard)
-
-    def _update(self, group, run):
-        rmsprop_update(
-            run.param, run.grad, run.state("square_avg"),
-            run.state("grad_avg") if group["centered"] else None,
-            run.state("momentum_buffer") if group["momentum"] > 0 else None,
-            step=run.step, lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
-            weight_decay=group["weight_decay"], momentum=group["momentum"], centered=group["centered"],
-            maximize=group["maximize"], first_grad_init=group["init"] == "first_grad",
-            tmp=run.tmp(0), tmp2=run.tmp(1), xp=run.xp)
+        super().__init__(params, hyperparameters(locals()), transforms=transforms, denormal_guard=denormal_guard)

@@ -19,40 +19,27 @@ The lecture's (and Keras's) momentum, ``form='lecture'``:  v ← μv − γg,  �
 from __future__ import annotations
 
 from . import _validate as V
-from ._ops import add_scaled_, prepare_grad_
-from .optimizer import Optimizer
+from .optimizer import Optimizer, hyperparameters
+from .rule import AddL2, DecayWeights, Maximize, Rule, ScaleByLR, Trace, add_scaled_, check_nesterov
 
 
-def sgd_update(param, grad, buf, *, step, lr, momentum, dampening, nesterov, weight_decay, maximize, tmp, xp):
-    """torch's SGD on flat arrays, in place.  ``grad`` is the optimizer's own copy (it is
-    modified); ``buf`` is the momentum buffer (unused when momentum is 0)."""
-    g = grad
-    prepare_grad_(param, g, lr=lr, weight_decay=weight_decay, maximize=maximize, tmp=tmp, xp=xp)
-    d = g
-    if momentum:
-        if step == 1:
-            buf[...] = g
-        else:
-            buf *= momentum
-            add_scaled_(buf, g, 1 - dampening, tmp, xp)
-        if nesterov:
-            add_scaled_(g, buf, momentum, tmp, xp)
-        else:
-            d = buf
-    add_scaled_(param, d, -lr, tmp, xp)
+class LectureMomentum(Rule):
+    """The lecture's momentum: v ← μv − γg, θ ← θ + v (Nesterov: θ ← θ + μv − γg).
+    The lr is inside the velocity, so this rule ends the chain (no ``ScaleByLR``)."""
 
+    state_names = ("velocity",)
+    checks = {"momentum": V.non_negative, "nesterov": V.boolean, "lr": V.non_negative}
 
-def lecture_momentum_update(param, grad, velocity, *, lr, momentum, nesterov, weight_decay, maximize, tmp, xp):
-    """The lecture's momentum: v ← μv − γg, θ ← θ + v (Nesterov: θ ← θ + μv − γg)."""
-    g = grad
-    prepare_grad_(param, g, lr=lr, weight_decay=weight_decay, maximize=maximize, tmp=tmp, xp=xp)
-    velocity *= momentum
-    add_scaled_(velocity, g, -lr, tmp, xp)
-    if nesterov:
-        add_scaled_(param, velocity, momentum, tmp, xp)
-        add_scaled_(param, g, -lr, tmp, xp)
-    else:
-        param += velocity
+    def update(self, u, state, params, step, hp):
+        v, xp, tmp = state["velocity"], state.xp, state.tmp(0)
+        lr, momentum = hp["lr"], hp["momentum"]
+        v *= momentum
+        add_scaled_(v, u, -lr, tmp, xp)
+        if not hp["nesterov"]:
+            return v, 1.0
+        add_scaled_(params, v, momentum, tmp, xp)   # θ + μv, then − γg: torch's rounding order
+        add_scaled_(params, u, -lr, tmp, xp)
+        return None
 
 
 class SGD(Optimizer):
@@ -71,37 +58,25 @@ class SGD(Optimizer):
         transforms, denormal_guard: see ``Optimizer``.
     """
 
-    _state_names = ("momentum_buffer", "velocity")
+    _decay = AddL2()   # SGDW: DecayWeights()
     _checks = {"form": V.choice({"torch", "lecture"})}
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
                  maximize=False, form="torch", transforms=None, denormal_guard=16):
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize, form=form)
-        super().__init__(params, defaults, transforms=transforms, denormal_guard=denormal_guard)
+        self.rules = (Maximize(), self._decay, Trace(), ScaleByLR())
+        self._lecture_rules = (Maximize(), self._decay, LectureMomentum())
+        super().__init__(params, hyperparameters(locals()), transforms=transforms, denormal_guard=denormal_guard)
+
+    def chain(self, hp):
+        return self._lecture_rules if hp["form"] == "lecture" and hp["momentum"] else self.rules
+
+    def all_rules(self):
+        return self.rules + self._lecture_rules[2:]
 
     def _check_group(self, group):
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError(f"{type(self).__name__}: Nesterov momentum requires momentum > 0 and dampening = 0, "
-                             f"got momentum={group['momentum']}, dampening={group['dampening']}")
+        check_nesterov(type(self).__name__, group)
         if group["form"] == "lecture" and group["dampening"] != 0:
             raise ValueError(f"{type(self).__name__}: form='lecture' has no dampening; got dampening={group['dampening']}")
-
-    def _modifies_grad(self, group):
-        return super()._modifies_grad(group) or bool(group["nesterov"])
-
-    def _update(self, group, run):
-        xp = run.xp
-        if group["form"] == "lecture" and group["momentum"]:
-            lecture_momentum_update(run.param, run.grad, run.state("velocity"), lr=group["lr"],
-                                    momentum=group["momentum"], nesterov=group["nesterov"],
-                                    weight_decay=group["weight_decay"], maximize=group["maximize"],
-                                    tmp=run.tmp(), xp=xp)
-            return
-        buf = run.state("momentum_buffer") if group["momentum"] else None
-        sgd_update(run.param, run.grad, buf, step=run.step, lr=group["lr"], momentum=group["momentum"],
-                   dampening=group["dampening"], nesterov=group["nesterov"], weight_decay=group["weight_decay"],
-                   maximize=group["maximize"], tmp=run.tmp(), xp=xp)
 
 
 class SGDW(SGD):
@@ -112,29 +87,12 @@ class SGDW(SGD):
     (kozistr/pytorch_optimizer 4.1.0 semantics; some third-party SGDWs subtract a constant
     instead of decaying θ, which is wrong.)  With momentum 0 this equals SGD with coupled
     L2 of the same λ — the decay differs from L2 only through the momentum buffer.
+    SGD's chain with ``DecayWeights`` in place of ``AddL2``.
     """
 
-    _state_names = ("momentum_buffer",)
+    _decay = DecayWeights()
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
                  maximize=False, transforms=None, denormal_guard=16):
-        Optimizer.__init__(self, params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                              weight_decay=weight_decay, nesterov=nesterov, maximize=maximize),
-                           transforms=transforms, denormal_guard=denormal_guard)
-
-    def _check_group(self, group):
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError(f"SGDW: Nesterov momentum requires momentum > 0 and dampening = 0, "
-                             f"got momentum={group['momentum']}, dampening={group['dampening']}")
-
-    def _modifies_grad(self, group):
-        return bool(group["maximize"]) or bool(group["nesterov"])   # its decay is decoupled
-
-    def _update(self, group, run):
-        decay = group["lr"] * group["weight_decay"]
-        if decay:
-            run.param *= 1 - decay
-        buf = run.state("momentum_buffer") if group["momentum"] else None
-        sgd_update(run.param, run.grad, buf, step=run.step, lr=group["lr"], momentum=group["momentum"],
-                   dampening=group["dampening"], nesterov=group["nesterov"], weight_decay=0.0,
-                   maximize=group["maximize"], tmp=run.tmp(), xp=run.xp)
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                         nesterov=nesterov, maximize=maximize, transforms=transforms, denormal_guard=denormal_guard)

@@ -18,8 +18,62 @@ tested with crafted gradient sequences.
 """
 from __future__ import annotations
 
-from ._ops import add_scaled_, ema_sq_
-from .optimizer import Optimizer
+from . import _validate as V
+from .optimizer import Optimizer, hyperparameters
+from .rule import AddL2, Rule, add_scaled_, ema_sq_
+
+
+class SwitchAdamToSGD(Rule):
+    """SWATS's step: Adam until the projected SGD lr settles, then SGD with momentum.
+
+    Applied to θ directly; not blockwise, because the switch needs the dot products p·g and
+    p·p over the whole group (accumulated over runs, decided in ``finish_group``)."""
+
+    state_names = ("exp_avg", "exp_avg_sq", "momentum_buffer")
+    checks = {"betas": V.betas, "eps": V.non_negative, "lr": V.non_negative}
+    blockwise = False
+
+    def init_group(self, hp):
+        return {"phase": "adam", "exp_avg2": 0.0, "switch_step": 0}
+
+    def update(self, u, state, params, step, hp):
+        xp, tmp = state.xp, state.tmp(0)
+        beta1, beta2 = hp["betas"]
+        lr, eps = hp["lr"], hp["eps"]
+        gs = state.group
+        if gs["phase"] == "sgd":
+            buf = state["momentum_buffer"]
+            buf *= beta1
+            buf += u
+            add_scaled_(params, buf, -lr * (1 - beta1), tmp, xp)
+            return None
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= beta1
+        add_scaled_(m, u, 1 - beta1, tmp, xp)
+        ema_sq_(v, u, beta2, tmp, xp)
+        p = state.tmp(1)
+        xp.sqrt(v, out=p)
+        p += eps
+        xp.divide(m, p, out=p)
+        p *= -(lr * (1 - beta2 ** step) ** 0.5 / (1 - beta1 ** step))
+        params += p
+        gs["_pg"] = gs.get("_pg", 0.0) + float(xp.dot(p, u))
+        gs["_pp"] = gs.get("_pp", 0.0) + float(xp.dot(p, p))
+        return None
+
+    def finish_group(self, gs, hp, step):
+        pg, pp = gs.pop("_pg", 0.0), gs.pop("_pp", 0.0)
+        if gs["phase"] != "adam" or pg == 0.0:
+            return
+        beta2 = hp["betas"][1]
+        eps = hp["eps"]
+        gamma_k = pp / -pg
+        gs["exp_avg2"] = beta2 * gs["exp_avg2"] + (1 - beta2) * gamma_k
+        corrected = gs["exp_avg2"] / (1 - beta2 ** step)
+        if step > 1 and corrected > 0 and abs(corrected - gamma_k) <= 1e-8 + eps * abs(gamma_k):
+            gs["phase"] = "sgd"
+            gs["switch_step"] = step
+            hp["lr"] = corrected
 
 
 class SWATS(Optimizer):
@@ -33,61 +87,11 @@ class SWATS(Optimizer):
     holds the learned SGD learning rate Λ.
     """
 
-    _state_names = ("exp_avg", "exp_avg_sq", "momentum_buffer")
-    _lazy_gather = False   # its update needs whole-group dot products, not blocks
+    rules = (AddL2(), SwitchAdamToSGD())
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0, *, transforms=None,
                  denormal_guard=16):
-        defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas, eps=eps,
-                        weight_decay=weight_decay)
-        super().__init__(params, defaults, transforms=transforms, denormal_guard=denormal_guard)
-
-    def _init_group_state(self, group):
-        return {"phase": "adam", "exp_avg2": 0.0, "switch_step": 0}
+        super().__init__(params, hyperparameters(locals()), transforms=transforms, denormal_guard=denormal_guard)
 
     def phase(self, group_index: int = 0) -> str:
         return self._group_state[group_index]["phase"]
-
-    def _update_group(self, gi, group, runs):
-        gs = self._group_state[gi]
-        beta1, beta2 = group["betas"]
-        lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
-        if gs["phase"] == "sgd":
-            for run in runs:
-                xp, tmp, g = run.xp, run.tmp(), run.grad
-                if wd:
-                    add_scaled_(g, run.param, wd, tmp, xp)
-                buf = run.state("momentum_buffer")
-                buf *= beta1
-                buf += g
-                add_scaled_(run.param, buf, -lr * (1 - beta1), tmp, xp)
-            return
-        pg = 0.0
-        pp = 0.0
-        step = runs[0].step
-        for run in runs:
-            xp, tmp, g = run.xp, run.tmp(), run.grad
-            if wd:
-                add_scaled_(g, run.param, wd, tmp, xp)
-            m, v = run.state("exp_avg"), run.state("exp_avg_sq")
-            m *= beta1
-            add_scaled_(m, g, 1 - beta1, tmp, xp)
-            ema_sq_(v, g, beta2, tmp, xp)
-            bc1 = 1 - beta1 ** run.step
-            bc2 = 1 - beta2 ** run.step
-            p = run.tmp(1)
-            xp.sqrt(v, out=p)
-            p += eps
-            xp.divide(m, p, out=p)
-            p *= -(lr * bc2 ** 0.5 / bc1)
-            run.param += p
-            pg += float(xp.dot(p, g))
-            pp += float(xp.dot(p, p))
-        if pg != 0.0:
-            gamma_k = pp / -pg
-            gs["exp_avg2"] = beta2 * gs["exp_avg2"] + (1 - beta2) * gamma_k
-            corrected = gs["exp_avg2"] / (1 - beta2 ** step)
-            if step > 1 and corrected > 0 and abs(corrected - gamma_k) <= 1e-8 + eps * abs(gamma_k):
-                gs["phase"] = "sgd"
-                gs["switch_step"] = step
-                group["lr"] = corrected

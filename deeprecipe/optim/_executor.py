@@ -1,25 +1,26 @@
-"""Flat parameter buffers: the parameters of one group (of one dtype, on one device) as
-views into one contiguous array, so that an optimizer step is a handful of whole-array
-in-place operations instead of a Python loop over many small arrays.
+"""The optimizer's private executor: everything about memory that update rules never see.
 
-This is the idea behind torch's ``foreach`` / ``fused`` optimizers, done with plain
-NumPy (or CuPy) ufuncs writing into preallocated buffers (``out=``).
+It owns, for the parameters of one group that share a dtype and a device (a ``FlatBuffer``):
 
-A ``Segment`` owns, for its parameters ``p_0 .. p_{n-1}`` (sizes ``s_j``, total ``N``):
+* layout: the parameters as views into one contiguous array, so that an update is a few
+  whole-array in-place ufuncs instead of a Python loop over many small arrays (the idea
+  of torch's ``foreach`` / ``fused`` optimizers, with plain NumPy/CuPy ``out=`` ufuncs);
+* binding: ``p.data`` is rebound to its view; a parameter rebound elsewhere is copied back
+  and re-attached (``bind``);
+* gradient staging: gradients are copied into the buffer's own ``grad`` array (never
+  written in ``p.grad``, which may be shared) — up front when gradient transforms need
+  them all, else block by block during the update; a chain that only reads its gradient
+  reads ``p.grad`` in place;
+* runs: maximal ranges of consecutive parameters with a gradient this step and equal
+  scalar state (the same step count), updated together;
+* cache blocking: on the CPU a run is updated in blocks of ``block_bytes`` per array, so a
+  chain's dozen passes read main memory once;
+* denormal flushing of the state (``flush_denormals``);
+* running a chain of rules (``rule.py``) on each block: ``run_chain``.
 
-* ``data``  (N,)  the parameters; ``p_j.data`` is rebound to ``data[o_j:o_j+s_j].reshape(shape_j)``
-* ``grad``  (N,)  the gradients, copied each step from ``p_j.grad`` — up front when gradient
-  transforms need them all, else block by block during the update; a rule that only reads
-  its gradient reads ``p_j.grad`` in place (``p.grad`` arrays may be shared: the optimizer
-  never writes into them)
-* ``state`` name -> (N,) per-element optimizer state (``exp_avg``, ...), allocated on first use
-* ``scal``  name -> (n,) per-parameter scalar state (``step``, NAdam's ``mu_product``)
-
-A ``Run`` is a maximal range of consecutive parameters that all have a gradient this step
-and share the same scalar state (the same step count): update rules are applied to runs.
-In the common case (every parameter has a gradient, all step counts equal) a segment is
-one run covering the whole buffer.  On the CPU a run is updated in cache-sized blocks
-(``Run.blocks``): a rule's dozen passes then read main memory only once.
+A buffer owns, for its parameters ``p_0 .. p_{n-1}`` (sizes ``s_j``, total ``N``):
+``data`` (N,) the parameters, ``grad`` (N,) staged gradients, ``state`` name -> (N,)
+per-element state, ``scal`` name -> (n,) per-parameter scalar state (``step``, ...).
 """
 from __future__ import annotations
 
@@ -52,8 +53,8 @@ def _existing_flat(arrays, xp):
     return base[start:start + total]
 
 
-class Run:
-    """A range ``[i0, i1)`` of a segment's parameters (elements ``[lo, hi)``) updated together.
+class _Run:
+    """A range ``[i0, i1)`` of a buffer's parameters (elements ``[lo, hi)``) updated together.
 
     ``param`` and ``grad`` are 1-D views; ``step`` is the step count *after* this update
     (torch increments first, so the first update sees ``step == 1``).  ``blocks(n)`` cuts a
@@ -62,7 +63,7 @@ class Run:
 
     __slots__ = ("seg", "i0", "i1", "lo", "hi", "step", "param", "grad", "_scalars")
 
-    def __init__(self, seg: "Segment", i0: int, i1: int, lo: int | None = None, hi: int | None = None,
+    def __init__(self, seg: "FlatBuffer", i0: int, i1: int, lo: int | None = None, hi: int | None = None,
                  scalars: dict | None = None):
         self.seg = seg
         self.i0, self.i1 = i0, i1
@@ -87,7 +88,7 @@ class Run:
         """Sub-runs of at most ``n`` elements (the run itself when ``n`` is None or large)."""
         if not n or self.hi - self.lo <= n:
             return (self,)
-        return [Run(self.seg, self.i0, self.i1, lo, min(lo + n, self.hi), self._scalars)
+        return [_Run(self.seg, self.i0, self.i1, lo, min(lo + n, self.hi), self._scalars)
                 for lo in range(self.lo, self.hi, n)]
 
     def state(self, name: str, init: float = 0.0):
@@ -95,11 +96,8 @@ class Run:
         ``init``, on first use)."""
         return self.seg.state_array(name, init)[self.lo:self.hi]
 
-    def has_state(self, name: str) -> bool:
-        return name in self.seg.state
-
-    def tmp(self, k: int = 0):
-        """Scratch buffer ``k`` (same size and dtype as the run), contents undefined."""
+    def tmp(self, k=0):
+        """Scratch buffer ``k`` (any hashable key; same size and dtype as the run), contents undefined."""
         return self.seg.scratch(k)[self.lo:self.hi]
 
     def scalar(self, name: str) -> float:
@@ -111,8 +109,13 @@ class Run:
         self.seg.scal[name][self.i0:self.i1] = value
 
 
-class Segment:
-    """The parameters of one group that share a dtype and a device, in one flat buffer."""
+class FlatBuffer:
+    """The parameters of one group that share a dtype and a device, in one flat buffer.
+
+    Public read-only attributes (for wrappers such as Lookahead and for diagnostics):
+    ``data`` (the flat parameters), ``params``, ``keys`` (parameter indices in the
+    optimizer), ``shapes``, ``offsets`` (``data[offsets[j]:offsets[j+1]]`` is parameter j),
+    ``dtype``, ``xp``; ``bind()`` re-attaches parameters whose ``.data`` was rebound."""
 
     def __init__(self, params, keys, scalar_init: dict):
         self.params = list(params)
@@ -138,7 +141,8 @@ class Segment:
         self.grad = self.xp.zeros(self.numel, dtype=self.dtype)
         self.state: dict[str, object] = {}
         self.state_init: dict[str, float] = {}
-        self._scratch: list = []
+        self._scratch: dict = {}
+        self._scratch_ids: set = set()
         self._mask = None
         self._pending = None  # gradients whose copy into self.grad is deferred (see gather)
         self.scalar_init = dict(scalar_init)
@@ -160,21 +164,27 @@ class Segment:
             return None
         return max(1024, int(block_bytes) // self.dtype.itemsize)
 
-    def scratch(self, k: int = 0):
-        while len(self._scratch) <= k:
-            self._scratch.append(self.xp.empty(self.numel, dtype=self.dtype))
-        return self._scratch[k]
+    def scratch(self, k=0):
+        """Scratch array ``k`` (any hashable key) of the buffer's size, allocated on first use."""
+        a = self._scratch.get(k)
+        if a is None:
+            a = self._scratch[k] = self.xp.empty(self.numel, dtype=self.dtype)
+            self._scratch_ids.add(id(a))
+        return a
+
+    def owns(self, u) -> bool:
+        """Whether ``u`` is a view of this buffer's staged gradients or of a scratch array
+        (so a rule may write into it), not of ``p.grad`` or of optimizer state."""
+        b = u.base
+        return b is self.grad or id(b) in self._scratch_ids
 
     def bool_scratch(self):
         if self._mask is None:
             self._mask = self.xp.empty(self.numel, dtype=bool)
         return self._mask
 
-    def param_slice(self, j: int):
-        return self.data[self.offsets[j]:self.offsets[j + 1]]
-
     # ------------------------------------------------------------------ binding
-    def ensure_bound(self) -> None:
+    def bind(self) -> None:
         """Make sure every ``p.data`` is still our view.  Code that *rebinds* ``p.data``
         (instead of writing in place) would otherwise silently detach the parameter from
         the optimizer; we copy the new values into the buffer and rebind the view."""
@@ -208,7 +218,7 @@ class Segment:
                 self._check_shapes(grads)
                 self._pending = [g.reshape(-1) for g in grads]
             if self.uniform:
-                return [Run(self, 0, n)]
+                return [_Run(self, 0, n)]
         else:
             if not any(has):
                 return []
@@ -278,9 +288,19 @@ class Segment:
             k = j + 1
             while k < n and has[k] and all(s[k] == s[j] for s in scal):
                 k += 1
-            runs.append(Run(self, j, k))
+            runs.append(_Run(self, j, k))
             j = k
         return runs
+
+    def advance(self, runs) -> None:
+        """Count the step of the parameters in ``runs``."""
+        self._pending = None
+        step = self.scal["step"]
+        partial = len(runs) != 1 or runs[0].i0 != 0 or runs[0].i1 != len(self.params)
+        for r in runs:
+            step[r.i0:r.i1] = r.step
+        if partial or not self.uniform:
+            self.refresh_uniform()
 
     def refresh_uniform(self) -> None:
         self.uniform = all(bool((s == s[0]).all()) for s in self.scal.values()) if self.params else True
@@ -308,3 +328,99 @@ class Segment:
                 # multiply by the 0/1 mask: branch-free, where a masked copy with a random
                 # mask (dead units are scattered) is ten times slower; NaN·0 stays NaN
                 xp.multiply(a[lo:hi], m[lo:hi], out=a[lo:hi])
+
+
+# ---------------------------------------------------------------------- running a chain
+class _RuleState:
+    """One rule's view of the state of one block (see ``rule.py``): per-element arrays,
+    per-parameter scalars, private scratch, the group's state."""
+
+    __slots__ = ("_run", "_rule", "_i", "_hp", "group")
+
+    def __init__(self, run, rule, i, hp, group):
+        self._run, self._rule, self._i, self._hp, self.group = run, rule, i, hp, group
+
+    @property
+    def xp(self):
+        return self._run.seg.xp
+
+    def __getitem__(self, name: str):
+        r = self._run
+        return r.seg.state_array(name, self._rule.init(name, self._hp))[r.lo:r.hi]
+
+    def tmp(self, k: int = 0):
+        return self._run.tmp((self._i, k))
+
+    def scalar(self, name: str) -> float:
+        return self._run.scalar(name)
+
+    def set_scalar(self, name: str, value: float) -> None:
+        self._run.set_scalar(name, value)
+
+
+class Chain:
+    """The rules of one group that are active for its current hyperparameters, with what the
+    executor needs to know about them (computed once per group and step)."""
+
+    __slots__ = ("rules", "scales", "writes", "direct", "blockwise")
+
+    def __init__(self, rules, hp: dict):
+        from .rule import Scale
+        self.rules = [r for r in rules if r.active(hp)]
+        self.scales = [isinstance(r, Scale) for r in self.rules]
+        self.writes = [(not s) and r.writes_input(hp) for r, s in zip(self.rules, self.scales)]
+        self.direct = not any(self.writes)
+        self.blockwise = all(r.blockwise for r in self.rules)
+
+
+_EXEC = "executor"   # the executor's own scratch key
+
+
+def run_chain(chain: Chain, hp: dict, run, group_state: dict) -> None:
+    """θ ← θ + c·u after passing the run's gradient through the chain's rules."""
+    seg = run.seg
+    xp = seg.xp
+    u = run.grad
+    c = 1.0
+    step = run.step
+    for i, rule in enumerate(chain.rules):
+        if chain.scales[i]:
+            c *= rule.factor(hp, step)
+            continue
+        if c != 1.0:   # a pending scalar before a rule that needs the values
+            out = u if seg.owns(u) else run.tmp(_EXEC)
+            xp.multiply(u, c, out=out)
+            u, c = out, 1.0
+        elif chain.writes[i] and not seg.owns(u):
+            out = run.tmp(_EXEC)
+            out[...] = u
+            u = out
+        r = rule.update(u, _RuleState(run, rule, i, hp, group_state), run.param, step, hp)
+        if r is None:
+            return
+        if isinstance(r, tuple):
+            u, c = r
+        else:
+            u = r
+    if c == 1.0:
+        run.param += u
+    elif c == -1.0:
+        run.param -= u
+    else:
+        out = u if seg.owns(u) else run.tmp(_EXEC)
+        xp.multiply(u, c, out=out)
+        run.param += out
+
+
+def update_group(rules, hp: dict, runs, block_bytes, group_state: dict) -> None:
+    """Run the group's chain over its runs, block by block where every rule allows it,
+    fetching deferred gradients right before each block (see ``FlatBuffer.fill_grad``)."""
+    chain = Chain(rules, hp)
+    for run in runs:
+        n = run.seg.block_elems(block_bytes) if chain.blockwise else None
+        for block in run.blocks(n):
+            block.grad = block.seg.fill_grad(block.lo, block.hi, chain.direct)
+            run_chain(chain, hp, block, group_state)
+    if runs:
+        for rule in chain.rules:
+            rule.finish_group(group_state, hp, runs[0].step)
