@@ -53,6 +53,7 @@ from . import backend
 from .backend import is_cupy_array, to_device
 
 __all__ = ["save", "load", "load_metadata", "save_checkpoint", "load_checkpoint", "CheckpointError",
+           "CHECKPOINT_FORMAT",
            "FORMAT_VERSION"]
 
 FORMAT_NAME = "deeprecipe-checkpoint"
@@ -396,14 +397,21 @@ def _decode(node, arrays, path, device, where="state"):
 
 
 # ---------------------------------------------------------------------------- training checkpoints
+#: The one training-checkpoint format, written by ``save_checkpoint`` (by hand or by
+#: ``fit``'s ``ModelCheckpoint``) and read by ``load_checkpoint``.
+CHECKPOINT_FORMAT = "deeprecipe.train.checkpoint/1"
+
+
 def save_checkpoint(path, model=None, optimizer=None, scheduler=None, epoch=None, step=None, meta=None,
-                    save_rng: bool = True, compress: bool = False, **counters) -> None:
+                    save_rng: bool = True, compress: bool = False, extra: dict | None = None, **counters) -> None:
     """Save everything needed to resume training, in one atomic file.
 
-    The tree holds ``model`` (its ``state_dict``: parameters and buffers), ``optimizer``
-    and ``scheduler`` (their ``state_dict()``), ``epoch``, ``step``, any extra
-    ``counters`` (JSON scalars or arrays, e.g. ``best_val_loss=0.31``) and ``rng`` (the
-    library's global generator state, :func:`deeprecipe.backend.get_rng_state`).
+    The tree holds ``format`` (:data:`CHECKPOINT_FORMAT`), ``model`` (its ``state_dict``:
+    parameters and buffers), ``optimizer`` and ``scheduler`` (their ``state_dict()``),
+    ``epoch``, ``step``, any extra ``counters`` (JSON scalars or arrays, e.g.
+    ``best_val_loss=0.31``), ``rng`` (the library's global generator state,
+    :func:`deeprecipe.backend.get_rng_state`) and the entries of ``extra`` (``fit`` keeps
+    its loop position, epoch sums and callback states there; see ``train/checkpoint.py``).
     The metadata block records the library version, the model class and its
     ``config`` (``nn.MLP``/``nn.ConvNet`` keep one) and ``meta``.
 
@@ -411,7 +419,7 @@ def save_checkpoint(path, model=None, optimizer=None, scheduler=None, epoch=None
     saved; use the global generator (the default) for bit-identical resumption.
     """
     from . import __version__
-    tree = {}
+    tree = {"format": CHECKPOINT_FORMAT}
     if model is not None:
         tree["model"] = model.state_dict()
     if optimizer is not None:
@@ -423,6 +431,10 @@ def save_checkpoint(path, model=None, optimizer=None, scheduler=None, epoch=None
     tree["counters"] = dict(counters)
     if save_rng:
         tree["rng"] = backend.get_rng_state()
+    for k, v in (extra or {}).items():
+        if k in tree:
+            raise ValueError(f"save_checkpoint: extra entry {k!r} would overwrite the checkpoint's own {k!r}")
+        tree[k] = v
     info = {"kind": "training-checkpoint", "library_version": __version__}
     if model is not None:
         info["model_class"] = type(model).__name__
@@ -448,8 +460,10 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, strict: bo
     """
     spath = os.fspath(path)
     tree, header = _load(spath, device=device)
-    if not isinstance(tree, dict):
-        raise CheckpointError(f"{spath!r} holds a {type(tree).__name__}, not a training checkpoint")
+    if not isinstance(tree, dict) or tree.get("format", CHECKPOINT_FORMAT) != CHECKPOINT_FORMAT:
+        what = type(tree).__name__ if not isinstance(tree, dict) else f"format {tree.get('format')!r}"
+        raise CheckpointError(f"{spath!r} holds a {what}, not a training checkpoint ({CHECKPOINT_FORMAT}); "
+                              "a weights-only file loads with model.load_state_dict(deeprecipe.load(path))")
     for name, obj in (("model", model), ("optimizer", optimizer), ("scheduler", scheduler)):
         if obj is not None and name not in tree:
             raise CheckpointError(f"{spath!r} has no {name} state (it holds: {', '.join(map(str, tree))})")

@@ -10,6 +10,7 @@ from .datasets import (  # noqa: F401
     DATASETS, DatasetNotFoundError, cache_dir, candidate_dirs, digits, fashion_mnist, find_files,
     load, mnist,
 )
+from .catalog import CATALOG  # noqa: F401
 from .download import ChecksumError, download_file  # noqa: F401
 from .idx import read_idx, read_idx_header, write_idx  # noqa: F401
 from .loader import DataLoader  # noqa: F401
@@ -19,7 +20,7 @@ from .preprocessing import (  # noqa: F401
 from .synthetic import FIZZBUZZ_CLASSES, blobs, fizzbuzz, fizzbuzz_labels, spirals  # noqa: F401
 
 __all__ = [
-    "DATASETS", "DatasetNotFoundError", "cache_dir", "candidate_dirs", "digits", "fashion_mnist",
+    "CATALOG", "DATASETS", "DatasetNotFoundError", "cache_dir", "candidate_dirs", "digits", "fashion_mnist",
     "find_files", "load", "mnist", "ChecksumError", "download_file", "read_idx", "read_idx_header",
     "write_idx", "DataLoader", "Standardizer", "check_arrays", "one_hot", "scale01",
     "train_val_split", "FIZZBUZZ_CLASSES", "blobs", "fizzbuzz", "fizzbuzz_labels", "spirals",

@@ -268,10 +268,7 @@ def digits(test_fraction: float = 0.2, seed: int = 0):
 
 
 def load(name: str, **kwargs):
-    """Load a dataset by name: ``'fashion-mnist'``, ``'mnist'`` or ``'digits'``."""
-    key = name.lower().replace("_", "-")
-    if key == "digits":
-        return digits(**kwargs)
-    if key in DATASETS:
-        return _load_idx_dataset(key, **kwargs)
-    raise ValueError(f"unknown dataset {name!r}; known: {', '.join([*DATASETS, 'digits'])}")
+    """Load a dataset by name or spec (``'fashion-mnist'``, ``'digits:seed=1'``, any name in
+    ``data.CATALOG``): ``(x_train, y_train), (x_test, y_test)``."""
+    from .catalog import CATALOG
+    return CATALOG.build(name, **kwargs)

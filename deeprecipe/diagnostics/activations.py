@@ -29,26 +29,38 @@ from ..backend import get_array_module, to_device
 from ..engine.tensor import Tensor
 from .layers import ROOT
 
-# Module class name -> kind.  Extend it (or pass kinds= to the monitor) for your own modules.
-ACTIVATION_KINDS = {
-    "Sigmoid": "sigmoid",
-    "Tanh": "tanh",
-    "ReLU": "relu",
-    "LeakyReLU": "relu",
-    "PReLU": "relu",
-    "ELU": "relu",
-}
+# Which modules are activations, and of which kind, comes from ``nn.ACTIVATIONS`` (each
+# entry's ``module`` class and ``kind``): registering an activation makes it watched.
+# This dict overrides it by module class name (or pass kinds= to the monitor).
+ACTIVATION_KINDS: dict = {}
 KINDS = ("sigmoid", "tanh", "relu", None)
 
-# Activation modules without a dead/saturated notion, watched by default all the same.
-_OTHER_ACTIVATIONS = frozenset({"Softplus", "GroupMax", "Maxout"})
+# Activation modules outside the registry, watched by default all the same.
+_OTHER_ACTIVATIONS = frozenset({"Maxout"})
 # Modules whose output repeats their input (or is a reshape of it): skipped by modules="all".
 _PASS_THROUGH = frozenset({"Flatten", "Identity", "Dropout", "Reshape"})
 
 
 def activation_kind(module):
-    """``"sigmoid"``, ``"tanh"``, ``"relu"`` (ReLU family) or ``None`` for a module, by class name."""
-    return ACTIVATION_KINDS.get(type(module).__name__)
+    """``"sigmoid"``, ``"tanh"``, ``"relu"`` (ReLU family) or ``None`` for a module: from
+    :data:`ACTIVATION_KINDS` by class name, else from its ``nn.ACTIVATIONS`` entry."""
+    name = type(module).__name__
+    if name in ACTIVATION_KINDS:
+        return ACTIVATION_KINDS[name]
+    from ..nn.catalog import activation_entry_of
+    e = activation_entry_of(module)
+    return None if e is None else e.info.get("kind")
+
+
+def is_activation(module) -> bool:
+    """A module the monitor watches by default: a registered activation (not ``identity``),
+    one named in :data:`ACTIVATION_KINDS`, or ``nn.Maxout``."""
+    name = type(module).__name__
+    if name in ACTIVATION_KINDS or name in _OTHER_ACTIVATIONS:
+        return True
+    from ..nn.catalog import activation_entry_of
+    e = activation_entry_of(module)
+    return e is not None and e.info.get("watch", True)
 
 
 def _default_range(kind):
@@ -196,8 +208,7 @@ class ActivationMonitor:
         self._handles = []
         named = list(model.named_modules())
         if modules is None:
-            chosen = [(n, m) for n, m in named
-                      if activation_kind(m) is not None or type(m).__name__ in _OTHER_ACTIVATIONS]
+            chosen = [(n, m) for n, m in named if is_activation(m)]
         elif isinstance(modules, str):
             if modules != "all":
                 raise ValueError(f"modules must be None, 'all', a list of names or a predicate, got {modules!r}")

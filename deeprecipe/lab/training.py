@@ -30,30 +30,23 @@ import numpy as np
 
 
 def split_decay_groups(model, weight_decay: float) -> list:
-    """Parameter groups: matrices/kernels (ndim ≥ 2) get ``weight_decay``, the rest 0."""
-    decay, no_decay = [], []
-    for _, p in model.named_parameters():
-        (decay if p.data.ndim >= 2 else no_decay).append(p)
-    groups = []
-    if decay:
-        groups.append({"params": decay, "weight_decay": float(weight_decay)})
-    if no_decay:
-        groups.append({"params": no_decay, "weight_decay": 0.0})
-    return groups
+    """Parameter groups: matrices/kernels (ndim ≥ 2) get ``weight_decay``, the rest 0
+    (``optim.weight_decay_groups``)."""
+    from ..optim import weight_decay_groups
+    return weight_decay_groups(model.named_parameters(), float(weight_decay))
 
 
 def make_optimizer(model, name: str = "sgd", lr: float = 0.01, weight_decay: float = 0.0, **kwargs):
     """An optimizer of ``deeprecipe.optim`` by name (``'sgd'``, ``'adam'``, ...), with the
     weights-only weight decay of :func:`split_decay_groups`."""
-    from ..train.loop import resolve_optimizer_class
-    cls = resolve_optimizer_class(name)
+    from ..optim import create
     params = split_decay_groups(model, weight_decay) if weight_decay else list(model.parameters())
-    return cls(params, lr=lr, **kwargs)
+    return create(name, params, lr=lr, **kwargs)
 
 
 def _recorder_class():
     from ..train.callbacks.base import Callback
-    from ..train.loop import evaluate
+    from ..train.evaluation import evaluate
 
     class Recorder(Callback):
         """Records every step's loss; evaluates train/val/test in eval mode every few epochs;

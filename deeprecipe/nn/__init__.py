@@ -15,5 +15,6 @@ from .layers import (  # noqa: F401
     InstanceNorm2d, LayerNorm, LeakyReLU, Linear, LogSoftmax, Maxout, MaxPool2d, PReLU, ReLU, Residual,
     Sequential, Sigmoid, Softmax, Softplus, Tanh, WeightNorm,
 )
+from .catalog import ACTIVATIONS, NORMALIZATIONS  # noqa: F401
 from .models import ConvNet, MLP, build_model, make_activation  # noqa: F401
 from .module import IncompatibleKeys, Module, RemovableHandle, StateDictError  # noqa: F401

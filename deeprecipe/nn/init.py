@@ -44,6 +44,7 @@ import numpy as np
 
 from ..backend import get_array_module, get_rng
 from ..engine.tensor import Tensor
+from ..registry import Registry, parse_spec
 
 __all__ = [
     "calculate_gain", "compute_fans", "constant", "zeros", "ones", "normal", "uniform",
@@ -283,18 +284,19 @@ KaimingNormal, KaimingUniform = HeNormal, HeUniform
 
 
 # ---------------------------------------------------------------------------- specs
-_NAMED = {
-    "he": "he_normal", "kaiming": "he_normal", "he_normal": "he_normal", "kaiming_normal": "he_normal",
-    "he_uniform": "he_uniform", "kaiming_uniform": "he_uniform",
-    "xavier": "glorot_normal", "glorot": "glorot_normal", "xavier_normal": "glorot_normal",
-    "glorot_normal": "glorot_normal", "xavier_uniform": "glorot_uniform", "glorot_uniform": "glorot_uniform",
-    "lecun": "lecun_normal", "lecun_normal": "lecun_normal", "lecun_uniform": "lecun_uniform",
-    "orthogonal": "orthogonal", "zeros": "zeros", "ones": "ones",
-    "normal": "normal", "uniform": "uniform", "constant": "constant",
-}
+#: The initializer registry: name -> ``fn(weight, *args, rng=...)`` filling ``weight`` in
+#: place.  ``init=`` specs of every layer and builder, and ``deeprecipe train --init``, read it:
+#: ``'he'``, ``'normal:0.01'`` (N(0, 0.01²)), ``'uniform:a=-0.1,b=0.1'``, ...
+INITIALIZERS = Registry("initializer", skip=("weight",))
+for _fn, _aliases in ((he_normal, ("he", "kaiming", "kaiming_normal")), (he_uniform, ("kaiming_uniform",)),
+                      (glorot_normal, ("xavier", "glorot", "xavier_normal")), (glorot_uniform, ("xavier_uniform",)),
+                      (lecun_normal, ("lecun",)), (lecun_uniform, ()), (orthogonal, ()), (zeros, ()), (ones, ()),
+                      (normal, ()), (uniform, ()), (constant, ())):
+    INITIALIZERS.register(_fn.__name__, _fn, aliases=_aliases)
+
 
 SPEC_HELP = ("init must be None/'default' (torch's default), 'he'/'kaiming', 'he_uniform', 'xavier'/'glorot', "
-             "'xavier_uniform', 'lecun', 'lecun_uniform', 'orthogonal', 'zeros', ('normal', std), "
+             "'xavier_uniform', 'lecun', 'lecun_uniform', 'orthogonal', 'zeros', ('normal', std) or 'normal:STD', "
              "('normal', mean, std), ('uniform', bound), ('uniform', a, b), ('constant', value), "
              "(name, {keyword arguments}), or a callable f(weight_array, rng)")
 
@@ -327,7 +329,8 @@ def get(spec, nonlinearity: str | None = None, param=None):
         return spec
     args, kwargs = (), {}
     if isinstance(spec, str):
-        name = spec.lower()
+        name, args, kwargs = parse_spec(spec)   # 'he', 'normal:0.01', 'uniform:a=-1,b=1'
+        name = name.lower()
     elif isinstance(spec, (tuple, list)) and spec and isinstance(spec[0], str):
         name = spec[0].lower()
         rest = list(spec[1:])
@@ -337,9 +340,10 @@ def get(spec, nonlinearity: str | None = None, param=None):
             args = tuple(rest)
     else:
         raise ValueError(f"unknown init {spec!r}: {SPEC_HELP}")
-    if name not in _NAMED:
+    if name not in INITIALIZERS:
         raise ValueError(f"unknown init {spec!r}: {SPEC_HELP}")
-    fn_name = _NAMED[name]
+    fn = INITIALIZERS.entry(name).factory
+    fn_name = INITIALIZERS.canonical(name)
     if fn_name == "normal" and len(args) == 1:
         args = (0.0, args[0])  # ('normal', std) means N(0, std²), the lecture's form
     if fn_name == "uniform" and len(args) == 1:
@@ -348,7 +352,6 @@ def get(spec, nonlinearity: str | None = None, param=None):
         raise ValueError(f"('constant', value) needs one value, got {spec!r}")
     if fn_name in ("normal", "uniform") and not args and not kwargs:
         raise ValueError(f"init {spec!r} needs parameters, e.g. ('normal', 0.01) or ('uniform', -0.1, 0.1)")
-    fn = globals()[fn_name]
     if fn_name.startswith("he_") and not args and "a" not in kwargs and "nonlinearity" not in kwargs:
         kwargs = {"a": _he_slope(nonlinearity, param), "nonlinearity": "leaky_relu", **kwargs}
     # validate the arguments now rather than at the first layer

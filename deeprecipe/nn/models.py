@@ -4,121 +4,92 @@ Both are :class:`~deeprecipe.nn.Sequential` s of plain layers (so per-layer hook
 ``summary`` see every layer) and keep a JSON-able ``.config`` from which
 :func:`build_model` rebuilds the same architecture (checkpoints record it).
 
-Activation specs (``activation=``): a name — ``'relu'``, ``'sigmoid'``, ``'tanh'``,
-``'leaky_relu'``, ``'prelu'``, ``'elu'``, ``'softplus'``, ``'maxout'``, ``'identity'`` —
-optionally with an argument as a pair: ``('leaky_relu', 0.1)`` (slope),
-``('elu', 0.5)`` (α), ``('softplus', 2.0)`` (β), ``('maxout', 3)`` (pieces, default 2),
-``('prelu', 'per_channel')`` (one α per unit/channel; default one shared α), or
-``(name, {keyword arguments})``; or a Module class (``nn.Tanh``) or a factory
-``f(width) -> Module``.
+Activation specs (``activation=``): any name in ``nn.ACTIVATIONS`` (``'relu'``,
+``'sigmoid'``, ``'tanh'``, ``'leaky_relu'``, ``'prelu'``, ``'elu'``, ``'softplus'``,
+``'maxout'``, ``'identity'``, and whatever is registered) as a spec string with its
+arguments (``'leaky_relu:0.1'``, ``'maxout:pieces=3'``), or as a pair:
+``('leaky_relu', 0.1)`` (slope), ``('elu', 0.5)`` (α), ``('softplus', 2.0)`` (β),
+``('maxout', 3)`` (pieces, default 2), ``('prelu', 'per_channel')`` (one α per
+unit/channel; default one shared α), or ``(name, {keyword arguments})``; or a Module
+class (``nn.Tanh``) or a factory ``f(width) -> Module``.  Normalizations (``norm=``): any
+name in ``nn.NORMALIZATIONS`` (``'batch'``, ``'layer'``; conv stages also ``'instance'``,
+``'group'``), also as a spec (``'group:groups=4'``).
 """
 from __future__ import annotations
-
-import numbers
 
 import numpy as np
 
 from .. import functions as F
 from ..backend import get_rng
+from ..registry import parse_spec
 from . import init as _init
-from .layers.activation import ELU, GroupMax, LeakyReLU, PReLU, ReLU, Sigmoid, Softplus, Tanh
+from .catalog import ACTIVATIONS, NORMALIZATIONS, activation_entry_of
 from .layers.containers import Residual, Sequential
 from .layers.conv import Conv2d
 from .layers.dropout import Dropout
-from .layers.linear import Flatten, Identity, Linear
-from .layers.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+from .layers.linear import Flatten, Linear
 from .layers.pooling import AvgPool2d, MaxPool2d
 from .module import Module
 
 __all__ = ["MLP", "ConvNet", "make_activation", "build_model"]
 
-_ACTIVATIONS = {
-    "relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "leaky_relu": LeakyReLU, "prelu": PReLU,
-    "elu": ELU, "softplus": Softplus, "maxout": GroupMax, "identity": Identity, "linear": Identity,
-}
-
 
 class _Act:
     """A resolved activation spec: ``make(width)`` builds the module for a layer of ``width``
-    units; ``pieces`` is how many pre-activations each unit needs (maxout: k, else 1)."""
+    units; ``pieces`` is how many pre-activations each unit needs (maxout: k, else 1);
+    ``nonlinearity``/``param`` are what He initialization adapts its gain to."""
 
-    def __init__(self, make, name, param=None, pieces=1, config=None):
+    def __init__(self, make, name, param=None, pieces=1, config=None, nonlinearity="relu"):
         self.make, self.name, self.param, self.pieces, self.config = make, name, param, pieces, config
+        self.nonlinearity = nonlinearity
 
 
 def make_activation(spec) -> _Act:
-    """Resolve an activation spec (see the module docstring)."""
+    """Resolve an activation spec (see the module docstring) through ``nn.ACTIVATIONS``."""
     if spec is None:
         spec = "identity"
     if isinstance(spec, type) and issubclass(spec, Module):
-        known = {cls: n for n, cls in _ACTIVATIONS.items() if n != "linear"}
-        if spec in known:
-            return make_activation(known[spec])  # a library class: same as its name (rebuildable config)
+        e = activation_entry_of(spec)
+        if e is not None:
+            return make_activation(e.name)  # a registered class: same as its name (rebuildable config)
         return _Act(lambda w: spec(), spec.__name__.lower(), None, 1, spec.__name__)
     if callable(spec) and not isinstance(spec, (str, tuple, list)):
         return _Act(spec, getattr(spec, "__name__", "custom"), None, 1, getattr(spec, "__name__", "custom"))
-    arg, kwargs = None, {}
+    args, kwargs = (), {}
     if isinstance(spec, (tuple, list)) and len(spec) == 2 and isinstance(spec[0], str):
-        name, arg = spec[0].lower(), spec[1]
+        name, arg = spec[0], spec[1]
         if isinstance(arg, dict):
-            kwargs, arg = dict(arg), None
+            kwargs = dict(arg)
+        else:
+            args = (arg,)
+        config = [name.lower(), arg]
     elif isinstance(spec, str):
-        name = spec.lower()
+        name, args, kwargs = parse_spec(spec)
+        config = spec if (args or kwargs) else name.lower()
     else:
-        raise ValueError(f"unknown activation {spec!r}: use a name ({', '.join(_ACTIVATIONS)}), a (name, arg) "
-                         "pair, a Module class or a factory f(width) -> Module")
-    if name not in _ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}: choose one of {', '.join(_ACTIVATIONS)}")
-    config = [name, arg if arg is not None else dict(kwargs)] if (arg is not None or kwargs) else name
-    if name == "maxout":
-        k = int(kwargs.get("pieces", 2 if arg is None else arg))
-        if k < 1:
-            raise ValueError(f"maxout needs pieces >= 1, got {k}")
-        return _Act(lambda w: GroupMax(k, dim=1), "maxout", None, k, config)
-    if name == "prelu":
-        per_channel = arg == "per_channel" or kwargs.pop("per_channel", False)
-        if arg not in (None, "per_channel"):
-            raise ValueError(f"('prelu', arg): arg must be 'per_channel', got {arg!r}")
-        init_a = float(kwargs.get("init", 0.25))
-        return _Act(lambda w: PReLU(w if per_channel else 1, **kwargs), "prelu", init_a, 1, config)
-    cls = _ACTIVATIONS[name]
-    if arg is not None:
-        if isinstance(arg, bool) or not isinstance(arg, numbers.Real):
-            raise ValueError(f"activation argument for {name!r} must be a number, got {arg!r}")
-        if cls is Identity or cls in (ReLU, Sigmoid, Tanh):
-            raise ValueError(f"activation {name!r} takes no argument, got {arg!r}")
-        args = (float(arg),)
-    else:
-        args = ()
-    param = None
-    if name == "leaky_relu":
-        param = float(args[0]) if args else float(kwargs.get("negative_slope", 0.01))
-    return _Act(lambda w: cls(*args, **kwargs), name, param, 1, config)
+        raise ValueError(f"unknown activation {spec!r}: use a name ({', '.join(ACTIVATIONS)}), a 'name:args' "
+                         "spec, a (name, arg) pair, a Module class or a factory f(width) -> Module")
+    e = ACTIVATIONS.entry(name)
+    ACTIVATIONS.check_arguments(e, args, kwargs, spec)
+    info = e.info
+    pieces = info["pieces"](*args, **kwargs) if "pieces" in info else 1
+    param = info["init_param"](*args, **kwargs) if "init_param" in info else None
+    if not (args or kwargs):
+        config = e.name
+    return _Act(lambda w: e.factory(w, *args, **kwargs), e.name, param, pieces, config,
+                info.get("nonlinearity", "relu"))
 
 
-def _norm_1d(norm, width, dtype):
+def _norm(norm, features, dtype, spatial: bool, where: str):
+    """The normalization layer for a ``norm`` spec (None: none), through ``nn.NORMALIZATIONS``."""
     if norm is None:
         return None
-    if norm == "batch":
-        return BatchNorm1d(width, dtype=dtype)
-    if norm == "layer":
-        return LayerNorm(width, dtype=dtype)
-    raise ValueError(f"MLP: norm must be None, 'batch' or 'layer', got {norm!r}")
-
-
-def _norm_2d(norm, channels, dtype):
-    if norm is None:
-        return None
-    if norm == "batch":
-        return BatchNorm2d(channels, dtype=dtype)
-    if norm == "layer":  # normalize over (C, H, W) per example
-        return GroupNorm(1, channels, dtype=dtype)
-    if norm == "instance":
-        return InstanceNorm2d(channels, affine=True, dtype=dtype)
-    if norm == "group":
-        groups = next(g for g in (8, 4, 2, 1) if channels % g == 0)
-        return GroupNorm(groups, channels, dtype=dtype)
-    raise ValueError(f"ConvNet: norm must be None, 'batch', 'layer', 'instance' or 'group', got {norm!r}")
+    if not isinstance(norm, str):
+        raise ValueError(f"{where}: norm must be None or a name in {', '.join(NORMALIZATIONS)}, got {norm!r}")
+    try:
+        return NORMALIZATIONS.build(norm, features, dtype=dtype, spatial=spatial)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
 
 
 def _json_init(init):
@@ -151,8 +122,9 @@ class MLP(Sequential):
         activation: activation spec (see :mod:`deeprecipe.nn.models`); with ``'maxout'``
             each hidden Linear produces ``pieces · width`` values and the max over each
             group of ``pieces`` gives the ``width`` units.
-        norm: ``None``, ``'batch'`` (BatchNorm1d) or ``'layer'`` (LayerNorm), after the
-            Linear and before the activation, on hidden layers.
+        norm: ``None``, ``'batch'`` (BatchNorm1d) or ``'layer'`` (LayerNorm) — any
+            ``nn.NORMALIZATIONS`` spec — after the Linear and before the activation, on
+            hidden layers.
         dropout: drop probability after each hidden activation.
         input_dropout: drop probability on the (flattened) input.
         init: weight init spec for every Linear (see :func:`deeprecipe.nn.init.get`):
@@ -178,8 +150,8 @@ class MLP(Sequential):
         act = make_activation(activation)
         dropout = _check_p(dropout, "MLP: dropout")
         input_dropout = _check_p(input_dropout, "MLP: input_dropout")
-        _norm_1d(norm, 1, dtype)  # validate early
-        init_fn = _init.get(init, act.name if act.name in ("leaky_relu", "prelu") else "relu", act.param)
+        _norm(norm, 1, dtype, False, "MLP")  # validate early
+        init_fn = _init.get(init, act.nonlinearity, act.param)
         rng = get_rng(rng)
         layers = []
         if input_dropout > 0:
@@ -190,7 +162,7 @@ class MLP(Sequential):
 
         for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
             block = [linear(n_in, n_out * act.pieces, bias)]
-            nm = _norm_1d(norm, n_out * act.pieces, dtype)
+            nm = _norm(norm, n_out * act.pieces, dtype, False, "MLP")
             if nm is not None:
                 block.append(nm)
             block.append(act.make(n_out))
@@ -250,15 +222,15 @@ class ConvNet(Sequential):
             raise ValueError(f"ConvNet: pool must be 'max', 'avg' or None, got {pool!r}")
         act = make_activation(activation)
         dropout = _check_p(dropout, "ConvNet: dropout")
-        _norm_2d(norm, 8, dtype)
-        init_fn = _init.get(init, act.name if act.name in ("leaky_relu", "prelu") else "relu", act.param)
+        _norm(norm, 8, dtype, True, "ConvNet")
+        init_fn = _init.get(init, act.nonlinearity, act.param)
         rng = get_rng(rng)
         c, h, w = input_shape
         layers = []
         for i, c_out in enumerate(channels):
             layers.append(Conv2d(c, c_out * act.pieces, kernel_size, padding="same", init=init_fn, rng=rng,
                                  dtype=dtype))
-            nm = _norm_2d(norm, c_out * act.pieces, dtype)
+            nm = _norm(norm, c_out * act.pieces, dtype, True, "ConvNet")
             if nm is not None:
                 layers.append(nm)
             layers.append(act.make(c_out))

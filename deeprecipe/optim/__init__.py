@@ -5,7 +5,8 @@ torch.optim-like: ``opt = Adam(model.parameters(), lr=1e-3)``; ``opt.zero_grad()
 (e.g. no weight decay on biases: see ``weight_decay_groups``); ``group['lr']`` is the one
 mutable lr that schedulers change; ``state_dict()`` / ``load_state_dict()`` round-trip
 exactly.  Every update is a few whole-array in-place operations on one flat buffer per
-group (see ``_segment.py``).
+group (see ``_executor.py``); each named optimizer is a chain of small update rules
+(``rule.py``).
 
 =====================  ==========================================  ======================
 optimizer              paper                                        semantics of
@@ -25,6 +26,7 @@ SWATS                  Keskar & Socher 2017                         kozistr 4.1.
 Lookahead(inner)       Zhang et al. 2019                            kozistr 4.1.0
 =====================  ==========================================  ======================
 """
+from ..registry import Registry
 from .adabound import AdaBound, AMSBound
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
@@ -33,6 +35,7 @@ from .nadam import NAdam
 from .optimizer import Optimizer
 from .radam import RAdam
 from .rmsprop import RMSprop
+from .rule import Rule, Scale
 from .sgd import SGD, SGDW
 from .swats import SWATS
 from .transforms import (
@@ -41,30 +44,28 @@ from .transforms import (
 )
 from . import lr_scheduler, schedules  # noqa: F401
 
-OPTIMIZERS = {
-    "sgd": SGD, "sgdw": SGDW, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW,
-    "nadam": NAdam, "radam": RAdam, "adabound": AdaBound, "amsbound": AMSBound, "swats": SWATS,
-}
+#: The optimizer registry: name -> class taking ``(params, **hyperparameters)``.  Register
+#: your own with ``OPTIMIZERS.register('name', MyOptimizer)``: ``fit(optimizer='name')``,
+#: ``optim.create`` and ``deeprecipe train --optimizer name --opt key=value`` then know it.
+OPTIMIZERS = Registry("optimizer", skip=("params",))
+for _name, _cls in (("sgd", SGD), ("sgdw", SGDW), ("adagrad", Adagrad), ("rmsprop", RMSprop), ("adam", Adam),
+                    ("adamw", AdamW), ("nadam", NAdam), ("radam", RAdam), ("adabound", AdaBound),
+                    ("amsbound", AMSBound), ("swats", SWATS)):
+    OPTIMIZERS.register(_name, _cls)
 
 
 def get_optimizer(name: str):
-    """The optimizer class for a case-insensitive name ('adam', 'SGD', ...)."""
-    try:
-        return OPTIMIZERS[str(name).lower()]
-    except KeyError:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}") from None
+    """The optimizer class for a name ('adam', 'SGD', 'adam_w', ...); a ``ValueError`` with
+    the closest registered name otherwise."""
+    return OPTIMIZERS.entry(name).factory
 
 
-def create(name: str, params, **hyperparameters) -> Optimizer:
-    """Build an optimizer by name: ``create('adam', model.parameters(), lr=1e-3)``.
-    Unknown hyperparameter names raise ``ValueError`` listing the accepted ones."""
-    cls = get_optimizer(name)
-    import inspect
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "params")]
-    unknown = sorted(set(hyperparameters) - set(accepted))
-    if unknown:
-        raise ValueError(f"{cls.__name__} has no hyperparameter(s) {unknown}; it accepts {accepted}")
-    return cls(params, **hyperparameters)
+def create(spec: str, params, **hyperparameters) -> Optimizer:
+    """Build an optimizer from a spec: ``create('adam', model.parameters(), lr=1e-3)`` or
+    ``create('adabound:lr=1e-3,final_lr=0.1', params)`` (the spec's values win over the
+    keyword arguments).  Unknown hyperparameter names raise ``ValueError`` listing the
+    accepted ones."""
+    return OPTIMIZERS.build(spec, params, **hyperparameters)
 
 
 def weight_decay_groups(named_parameters, weight_decay: float, no_decay=None) -> list:
@@ -92,7 +93,7 @@ def weight_decay_groups(named_parameters, weight_decay: float, no_decay=None) ->
 
 
 __all__ = [
-    "Optimizer", "SGD", "SGDW", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam", "RAdam", "AdaBound", "AMSBound",
+    "Optimizer", "Rule", "Scale", "SGD", "SGDW", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam", "RAdam", "AdaBound", "AMSBound",
     "SWATS", "Lookahead", "GradientTransform", "L2Penalty", "L1Penalty", "DecoupledWeightDecay", "ClipGradNorm",
     "ClipGradValue", "GradientNoise", "Chain", "chain", "clip_grad_norm_", "clip_grad_value_", "exclude_1d",
     "lr_scheduler", "schedules", "OPTIMIZERS", "get_optimizer", "create", "weight_decay_groups",

@@ -15,12 +15,15 @@ from .callbacks import (  # noqa: F401
     ReduceLROnPlateau, TensorBoard, TerminateOnNaN,
 )
 from .history import History  # noqa: F401
-from .losses import LOSS_NAMES, get_loss  # noqa: F401
-from .loop import Trainer, evaluate, fit, load_checkpoint, predict  # noqa: F401
+from .losses import LOSS_NAMES, LOSSES, get_loss  # noqa: F401
+from .schedules import SCHEDULES  # noqa: F401
+from .checkpoint import load_checkpoint  # noqa: F401
+from .evaluation import evaluate, predict  # noqa: F401
+from .loop import Trainer, fit  # noqa: F401
 from .config import TrainConfig  # noqa: F401
 
 __all__ = [
-    "fit", "evaluate", "predict", "Trainer", "History", "load_checkpoint", "get_loss", "LOSS_NAMES",
+    "fit", "evaluate", "predict", "Trainer", "History", "load_checkpoint", "get_loss", "LOSS_NAMES", "LOSSES", "SCHEDULES",
     "TrainConfig", "Callback", "CallbackList", "ProgressBar", "EarlyStopping", "LRScheduler",
     "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger", "TerminateOnNaN", "TensorBoard",
 ]

@@ -4,6 +4,7 @@
         --dropout 0.2 --init he --optimizer adam --lr 1e-3 --schedule onecycle --epochs 10 \\
         --batch-size 128 --seed 0 --out runs/fmnist-mlp
     deeprecipe train --config job.toml --epochs 3      # the command line overrides the file
+    deeprecipe train --optimizer adabound --opt final_lr=0.05 --opt gamma=1e-2 --init normal:0.01
     deeprecipe train --config job.toml --resume        # continue an interrupted run
 
 Writes ``config.json``, ``metrics.csv``, ``metrics.json`` and ``checkpoints/`` to
@@ -18,21 +19,23 @@ import difflib
 import os
 import sys
 
-from .config import CHOICES, DATA_NAMES, MODEL_HELP, TrainConfig, config_from_mapping, read_toml, validate
+from .config import (
+    CHOICES, MODEL_HELP, TrainConfig, component_names, config_from_mapping, read_toml, registries, validate,
+)
 
 _HELP = {
-    "data": f"dataset: {', '.join(DATA_NAMES)}, or npz:PATH with arrays x_train, y_train[, x_test, y_test]",
+    "data": "dataset (a data.CATALOG spec), or npz:PATH with arrays x_train, y_train[, x_test, y_test]",
     "model": MODEL_HELP,
-    "activation": "hidden-layer activation",
+    "activation": "hidden-layer activation spec, e.g. relu, leaky_relu:0.1, maxout:pieces=3",
     "norm": "normalization after each hidden linear/conv layer",
     "dropout": "dropout probability after each hidden activation",
-    "init": "weight initialization (he = Kaiming normal; default = torch's default)",
-    "optimizer": "optimizer name (adam, sgd, adamw, rmsprop, adagrad, ...)",
+    "init": "weight initialization spec (he = Kaiming normal, normal:STD, ...; default = torch's default)",
+    "optimizer": "optimizer spec, e.g. adam, sgd:momentum=0.9, adabound:final_lr=0.1 (see also --opt)",
     "lr": "learning rate (the peak rate for onecycle)",
     "momentum": "momentum for optimizers that take one (sgd, rmsprop); 0 = none",
     "weight_decay": "weight decay (L2 for sgd/adam, decoupled for adamw)",
-    "schedule": "learning-rate schedule: step (x0.1 every epochs/3), cosine and onecycle (per step), "
-                "plateau (halve when val_loss stalls for 2 epochs)",
+    "schedule": "learning-rate schedule spec: step (x0.1 every epochs/3), cosine and onecycle (per step), "
+                "exponential:gamma=G, plateau (halve when val_loss stalls for 2 epochs)",
     "epochs": "number of epochs",
     "batch_size": "mini-batch size",
     "seed": "seed of the initialization, data split and order, and dropout masks",
@@ -84,9 +87,17 @@ def register(subparsers) -> argparse.ArgumentParser:
             continue
         # Choices are checked by config.validate (same message, with a suggestion, for
         # the command line and for TOML files), so argparse only converts types here.
-        choices = f" [{'|'.join(CHOICES[f])}]" if f in CHOICES else ""
+        if f in CHOICES:
+            choices = f" [{'|'.join(CHOICES[f])}]"
+        elif f in registries():
+            choices = f" [{'|'.join(component_names(f))}]"
+        else:
+            choices = ""
         p.add_argument(flag, default=argparse.SUPPRESS, type=type(default), metavar=f.upper(),
                        help=f"{_HELP[f]}{choices} (default: {default!r})")
+    p.add_argument("--opt", action="append", metavar="KEY=VALUE", default=argparse.SUPPRESS,
+                   help="a hyperparameter of the optimizer (repeatable), e.g. --opt final_lr=0.1; any argument "
+                        "of the chosen optimizer's class, checked against its signature")
     p.add_argument("--resume", action="store_true", default=argparse.SUPPRESS,
                    help="continue the run in --out from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", default=argparse.SUPPRESS,
@@ -98,11 +109,26 @@ def register(subparsers) -> argparse.ArgumentParser:
 def resolve(args) -> TrainConfig:
     """Defaults, then the TOML file, then the command line; validated."""
     cfg = TrainConfig()
-    given = {k: v for k, v in vars(args).items() if k not in ("func", "command", "config")}
+    given = {k: v for k, v in vars(args).items() if k not in ("func", "command", "config", "opt")}
     if getattr(args, "config", None):
         cfg = config_from_mapping(read_toml(args.config), f"config file {args.config}", cfg)
     cfg = config_from_mapping(given, "the command line", cfg)
+    cfg.optimizer = add_spec_arguments(cfg.optimizer, getattr(args, "opt", None) or [], "--opt")
     return validate(cfg)
+
+
+def add_spec_arguments(spec: str, pairs: list[str], flag: str) -> str:
+    """``spec`` with ``KEY=VALUE`` pairs added as keyword arguments (later ones win)."""
+    from ..registry import format_spec, parse_spec, parse_value
+    if not pairs:
+        return spec
+    name, args, kwargs = parse_spec(spec)
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip().isidentifier():
+            raise ValueError(f"{flag} takes KEY=VALUE (e.g. {flag} final_lr=0.1), got {pair!r}")
+        kwargs[key.strip()] = parse_value(value)
+    return format_spec(name, args, kwargs)
 
 
 def main(args) -> int:

@@ -18,6 +18,14 @@ with underscores, at the top level or in a ``[train]`` table::
     seed = 0
     out = "runs/fmnist-mlp"
 
+``activation``, ``norm``, ``init``, ``optimizer``, ``schedule`` and ``data`` are component
+specs read by their registries (``nn.ACTIVATIONS``, ``nn.NORMALIZATIONS``,
+``nn.init.INITIALIZERS``, ``optim.OPTIMIZERS``, ``train.SCHEDULES``, ``data.CATALOG``):
+a name, optionally with arguments — ``activation = "leaky_relu:0.1"``,
+``init = "normal:0.01"``, ``optimizer = "adabound:final_lr=0.1"``,
+``schedule = "cosine:eta_min=1e-5"`` — checked against the component's signature.  A
+component registered from user code is accepted like a built-in one.
+
 Unknown keys are refused, with the list of valid ones (and the closest match).  TOML is
 read with the standard library's ``tomllib`` (Python >= 3.11), else with ``tomli`` if it
 is installed.
@@ -38,15 +46,27 @@ MODEL_HELP = ("'mlp:H1,H2,...' (hidden sizes; 'mlp' alone is a linear softmax mo
               "'cnn:C1,C2,...[/F1,F2,...]' (3x3 conv + 2x2 max-pool blocks with C channels, then "
               "hidden fully connected layers F; default cnn:32,64/128)")
 
+#: options with a fixed set of values
 CHOICES = {
-    "activation": ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "softplus", "prelu", "maxout"),
-    "norm": ("none", "batch", "layer"),
-    "init": ("default", "he", "glorot", "lecun", "normal"),
-    "schedule": ("none", "step", "cosine", "onecycle", "plateau"),
     "device": ("cpu", "cuda"),
     "progress": ("auto", "bar", "lines", "none"),
 }
-DATA_NAMES = ("fashion-mnist", "mnist", "digits", "spirals", "blobs")
+#: value of a component option that means "none of them"
+NONE_VALUES = {"norm": "none", "schedule": "none", "init": "default"}
+
+
+def registries() -> dict:
+    """Option name -> the registry its specs are read from (imported when needed)."""
+    from .. import data, nn, optim
+    from .schedules import SCHEDULES
+    return {"activation": nn.ACTIVATIONS, "norm": nn.NORMALIZATIONS, "init": nn.init.INITIALIZERS,
+            "optimizer": optim.OPTIMIZERS, "schedule": SCHEDULES, "data": data.CATALOG}
+
+
+def component_names(option: str) -> list[str]:
+    """The names an option accepts (for ``--help`` and messages)."""
+    names = registries()[option].names()
+    return ([NONE_VALUES[option]] if option in NONE_VALUES else []) + names
 
 
 @dataclass
@@ -172,27 +192,44 @@ def config_from_mapping(values: dict, where: str, base: TrainConfig | None = Non
     return cfg
 
 
+def normalize_spec(option: str, spec: str) -> str:
+    """Check a component spec against its registry (name and arguments); returns it with
+    the canonical name (``'LeakyReLU:0.1'`` -> ``'leaky_relu:0.1'``)."""
+    from ..registry import format_spec, parse_spec
+    if option in NONE_VALUES and spec.strip().lower() == NONE_VALUES[option]:
+        return NONE_VALUES[option]
+    reg = registries()[option]
+    try:
+        name, args, kwargs = parse_spec(spec)
+        e = reg.entry(name)
+        reg.check_arguments(e, args, kwargs, spec)
+    except ValueError as err:
+        hint = f" or {NONE_VALUES[option]!r}" if option in NONE_VALUES else ""
+        raise ValueError(f"{option}: {err}{hint}") from None
+    if option == "init" and e.name in ("normal", "uniform", "constant") and not (args or kwargs):
+        raise ValueError(f"init {spec!r} needs parameters, e.g. normal:0.01 or uniform:-0.1,0.1")
+    return format_spec(e.name, args, kwargs) if (args or kwargs) else e.name
+
+
 def validate(cfg: TrainConfig) -> TrainConfig:
     """Check every option's range and choices; returns ``cfg`` with names normalized."""
     for name, choices in CHOICES.items():
-        v = getattr(cfg, name).lower().replace("-", "_") if name != "device" else getattr(cfg, name).lower()
-        if name == "activation" and v == "leakyrelu":
-            v = "leaky_relu"
+        v = getattr(cfg, name).lower()
         if v not in choices:
             near = difflib.get_close_matches(v, choices, n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise ValueError(f"{name} must be one of {', '.join(choices)}; got {getattr(cfg, name)!r}{hint}")
         setattr(cfg, name, v)
-    d = cfg.data.lower()
-    if not (d.startswith("npz:") or d in DATA_NAMES):
-        near = difflib.get_close_matches(d, DATA_NAMES, n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise ValueError(f"data must be one of {', '.join(DATA_NAMES)} or npz:PATH; got {cfg.data!r}{hint}")
-    if d.startswith("npz:"):
+    for name in ("activation", "norm", "init", "optimizer", "schedule"):
+        setattr(cfg, name, normalize_spec(name, getattr(cfg, name)))
+    if cfg.data.lower().startswith("npz:"):
         if len(cfg.data) == 4:
             raise ValueError("data npz:PATH needs a path after 'npz:'")
     else:
-        cfg.data = d
+        try:
+            cfg.data = normalize_spec("data", cfg.data)
+        except ValueError as e:
+            raise ValueError(f"{e} (or npz:PATH)") from None
     parse_model_spec(cfg.model)  # raises on a bad spec
     checks = [
         ("dropout", 0.0 <= cfg.dropout < 1.0, "must lie in [0, 1)"),
@@ -213,8 +250,11 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             raise ValueError(f"{name} {msg}, got {getattr(cfg, name)!r}")
     if cfg.patience and cfg.val_fraction == 0:
         raise ValueError("early stopping (patience > 0) watches val_loss: set val_fraction > 0")
-    if cfg.schedule == "plateau" and cfg.val_fraction == 0:
-        raise ValueError("schedule 'plateau' watches val_loss: set val_fraction > 0")
+    if cfg.schedule != "none":
+        from .schedules import SCHEDULES
+        watched = SCHEDULES.entry(cfg.schedule.partition(":")[0]).info.get("monitor")
+        if watched and watched.startswith("val_") and cfg.val_fraction == 0:
+            raise ValueError(f"schedule {cfg.schedule!r} watches {watched}: set val_fraction > 0")
     if cfg.resume and cfg.overwrite:
         raise ValueError("--resume continues the run in --out and --overwrite deletes it: pass only one")
     return cfg

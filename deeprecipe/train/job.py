@@ -83,13 +83,8 @@ def load_data(cfg: TrainConfig) -> Data:
     name = cfg.data
     if name.startswith("npz:"):
         train, test = _read_npz(os.path.expanduser(cfg.data[4:]))
-    elif name in ("fashion-mnist", "mnist"):
-        train, test = D.load(name, progress=cfg.progress != "none")
-    elif name == "digits":
-        train, test = D.digits(seed=cfg.seed)
     else:
-        x, y = D.spirals(seed=cfg.seed) if name == "spirals" else D.blobs(seed=cfg.seed)
-        train, test = D.train_val_split(x, y, 0.2, seed=cfg.seed)
+        train, test = D.CATALOG.build(name, context={"seed": cfg.seed, "progress": cfg.progress != "none"})
     x_tr = _to_float(train[0], "x_train")
     y_tr = np.asarray(train[1])
     x_te = None if test is None else _to_float(test[0], "x_test")
@@ -133,7 +128,7 @@ def build_model(cfg: TrainConfig, data: Data):
     spec = parse_model_spec(cfg.model)
     backend.seed(cfg.seed)
     init = None if cfg.init == "default" else cfg.init
-    norm = None if cfg.norm == "none" else cfg.norm
+    norm = None if cfg.norm == "none" else cfg.norm   # specs: nn.MLP/ConvNet read the registries
     if spec.kind == "mlp":
         model = nn.MLP([data.x_train.shape[1], *spec.hidden, data.num_classes], activation=cfg.activation,
                        norm=norm, dropout=cfg.dropout, init=init, rng=cfg.seed)
@@ -147,38 +142,31 @@ def build_model(cfg: TrainConfig, data: Data):
 
 
 def build_optimizer(cfg: TrainConfig, model):
-    import inspect
-    from .loop import resolve_optimizer_class
-    cls = resolve_optimizer_class(cfg.optimizer)
-    accepted = inspect.signature(cls).parameters
+    """The optimizer spec with ``lr`` and, when set, ``momentum``/``weight_decay`` (which the
+    chosen optimizer must accept; the spec's own values win)."""
+    from .. import optim
+    name = cfg.optimizer.partition(":")[0]
+    accepted = optim.OPTIMIZERS.parameters(name)
     kwargs = {"lr": cfg.lr}
-    for name, value, default in (("momentum", cfg.momentum, 0.0), ("weight_decay", cfg.weight_decay, 0.0)):
+    for key, value, default in (("momentum", cfg.momentum, 0.0), ("weight_decay", cfg.weight_decay, 0.0)):
         if value != default:
-            if name not in accepted:
-                raise ValueError(f"optimizer {cfg.optimizer!r} takes no {name}; leave {name} at {default}")
-            kwargs[name] = value
-    return cls(model.parameters(), **kwargs)
+            if key not in accepted:
+                raise ValueError(f"optimizer {cfg.optimizer!r} takes no {key}; leave {key} at {default}")
+            kwargs[key] = value
+    return optim.create(cfg.optimizer, model.parameters(), **kwargs)
 
 
 def build_callbacks(cfg: TrainConfig, out: str, steps_per_epoch: int):
-    from .callbacks import (CSVLogger, EarlyStopping, LRScheduler, ModelCheckpoint, ProgressBar,
-                            ReduceLROnPlateau, TerminateOnNaN)
+    from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, ProgressBar, TerminateOnNaN
+    from .schedules import SCHEDULES
     cbs = []
     if cfg.progress != "none":
         cbs.append(ProgressBar(cfg.progress))
     cbs.append(TerminateOnNaN())
-    total = cfg.epochs * steps_per_epoch
     if cfg.schedule != "none":
-        from ..optim import lr_scheduler as S
-        if cfg.schedule == "onecycle":
-            cbs.append(LRScheduler(lambda opt: S.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total), "step"))
-        elif cfg.schedule == "cosine":
-            cbs.append(LRScheduler(lambda opt: S.CosineAnnealingLR(opt, T_max=total), "step"))
-        elif cfg.schedule == "step":
-            step = max(1, cfg.epochs // 3)
-            cbs.append(LRScheduler(lambda opt: S.StepLR(opt, step_size=step, gamma=0.1), "epoch"))
-        elif cfg.schedule == "plateau":
-            cbs.append(ReduceLROnPlateau("val_loss", factor=0.5, patience=2))
+        cbs.append(SCHEDULES.build(cfg.schedule, context={
+            "lr": cfg.lr, "epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch,
+            "total_steps": cfg.epochs * steps_per_epoch}))
     has_val = cfg.val_fraction > 0
     if cfg.patience:
         cbs.append(EarlyStopping("val_loss", patience=cfg.patience, restore_best_weights=True))
@@ -274,7 +262,8 @@ def blas_threads(n: int):
 # ---------------------------------------------------------------------------- the job
 def run(cfg: TrainConfig) -> dict:
     """Run a whole job: checks, output folder, fit, test evaluation. Returns the summary dict."""
-    from .loop import Trainer, evaluate
+    from .evaluation import evaluate
+    from .loop import Trainer
     from .validation import check_fit_arrays
     if not cfg.out:
         cfg.out = default_out(cfg)

@@ -15,27 +15,27 @@ pass, and only custom metrics apply).
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Callable
 
-# name -> (attribute of deeprecipe.functions, kind)
-_LOSSES = {
-    "cross_entropy": ("softmax_cross_entropy", "classes"),
-    "softmax_cross_entropy": ("softmax_cross_entropy", "classes"),
-    "nll": ("nll_loss", "classes"),
-    "nll_loss": ("nll_loss", "classes"),
-    "bce": ("binary_cross_entropy_with_logits", "binary"),
-    "binary_cross_entropy_with_logits": ("binary_cross_entropy_with_logits", "binary"),
-    "mse": ("mse_loss", "regression"),
-    "mse_loss": ("mse_loss", "regression"),
-    "l1": ("l1_loss", "regression"),
-    "l1_loss": ("l1_loss", "regression"),
-    "huber": ("huber_loss", "regression"),
-    "huber_loss": ("huber_loss", "regression"),
-}
+from ..functions import loss as _loss_ops
+from ..registry import Registry
 
-LOSS_NAMES = tuple(_LOSSES)
+#: The loss registry: name -> ``loss(output Tensor, target array) -> scalar Tensor``, with
+#: ``info['kind']`` the kind of target (see the module docstring).
+LOSSES = Registry("loss")
+
+
+for _name, _attr, _kind, _aliases in (
+        ("cross_entropy", "softmax_cross_entropy", "classes", ("softmax_cross_entropy",)),
+        ("nll", "nll_loss", "classes", ("nll_loss",)),
+        ("bce", "binary_cross_entropy_with_logits", "binary", ("binary_cross_entropy_with_logits",)),
+        ("mse", "mse_loss", "regression", ("mse_loss",)),
+        ("l1", "l1_loss", "regression", ("l1_loss",)),
+        ("huber", "huber_loss", "regression", ("huber_loss",))):
+    LOSSES.register(_name, getattr(_loss_ops, _attr), aliases=_aliases, kind=_kind)
+
+LOSS_NAMES = tuple(LOSSES.names())
 
 
 @dataclass(frozen=True)
@@ -46,22 +46,12 @@ class LossSpec:
 
 
 def get_loss(loss) -> LossSpec:
-    """Resolve ``loss`` (a name from :data:`LOSS_NAMES`, or a callable) to a :class:`LossSpec`."""
+    """Resolve ``loss`` (a name in :data:`LOSSES`, or a callable) to a :class:`LossSpec`."""
     if isinstance(loss, LossSpec):
         return loss
     if callable(loss):
         return LossSpec(getattr(loss, "__name__", type(loss).__name__), loss, "custom")
     if not isinstance(loss, str):
         raise TypeError(f"loss must be a name ({', '.join(LOSS_NAMES)}) or a callable, got {type(loss).__name__}")
-    key = loss.lower().replace("-", "_")
-    if key not in _LOSSES:
-        near = difflib.get_close_matches(key, LOSS_NAMES, n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise ValueError(f"unknown loss {loss!r}{hint}; choose one of {', '.join(LOSS_NAMES)} or pass a callable")
-    from .. import functions as F
-    attr, kind = _LOSSES[key]
-    fn = getattr(F, attr, None)
-    if fn is None:  # the op library exports it from functions/loss.py
-        from ..functions import loss as _loss_module
-        fn = getattr(_loss_module, attr)
-    return LossSpec(key, fn, kind)
+    e = LOSSES.entry(loss)
+    return LossSpec(e.name, e.factory, e.info["kind"])

@@ -55,8 +55,11 @@ def test_abbreviated_options_are_not_accepted(capsys):
     ("lr", -1.0, "lr"),
     ("epochs", 0, "epochs"),
     ("activation", "rleu", "did you mean 'relu'"),
-    ("schedule", "one-cycle", "onecycle"),
-    ("data", "fashion_mnist2", "data must be one of"),
+    ("schedule", "one-cycel", "did you mean 'onecycle'"),
+    ("schedule", "cosine:T_max=3", "accepts total_steps, eta_min"),
+    ("optimizer", "adam:momentum=0.9", "accepts lr, betas"),
+    ("init", "normal", "needs parameters"),
+    ("data", "fashion_mnist2", "unknown dataset 'fashion_mnist2'.*npz:PATH"),
     ("model", "mlp:12,x", "comma-separated integers"),
     ("model", "transformer", "unknown model"),
 ])

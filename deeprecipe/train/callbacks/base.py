@@ -27,6 +27,7 @@ Adding series to the History: see :mod:`deeprecipe.train.history`.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 
 _HOOKS = (
@@ -168,27 +169,42 @@ class CallbackList:
     def on_test_end(self, logs=None):
         self.call("on_test_end", logs)
 
-    def state_dict(self) -> list:
-        """One entry per callback, in order: ``{'type': class name, 'state': ...}``."""
-        out = []
+    def keys(self) -> list[str]:
+        """A key per callback, ``<class name>#<i>`` (i counts callbacks of that class), by
+        which a checkpoint matches saved states to callbacks."""
+        seen: dict = {}
+        keys = []
         for cb in self.callbacks:
-            sd = cb.state_dict() if hasattr(cb, "state_dict") else {}
-            out.append({"type": type(cb).__name__, "state": sd or {}})
-        return out
+            name = type(cb).__name__
+            i = seen.get(name, 0)
+            seen[name] = i + 1
+            keys.append(f"{name}#{i}")
+        return keys
 
-    def load_state_dict(self, states: list) -> None:
-        if len(states) != len(self.callbacks):
-            raise ValueError(
-                f"the checkpoint was written with {len(states)} callbacks "
-                f"({', '.join(s['type'] for s in states) or 'none'}) but this run has {len(self.callbacks)} "
-                f"({', '.join(type(cb).__name__ for cb in self.callbacks) or 'none'}); resume with the same callbacks")
-        for cb, s in zip(self.callbacks, states):
-            if s["type"] != type(cb).__name__:
+    def state_dict(self) -> dict:
+        """``{'keys': [...], 'states': [...]}``: each callback's ``state_dict()`` (``{}`` if none)."""
+        return {"keys": self.keys(),
+                "states": [(cb.state_dict() if hasattr(cb, "state_dict") else {}) or {} for cb in self.callbacks]}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Give each callback its saved state, matched by key.  A callback with state of its
+        own but none in the checkpoint is an error (resume with the same callbacks);
+        saved states of callbacks not in this run (a progress bar, say) are reported."""
+        keys, states = list(state["keys"]), list(state["states"])
+        saved = dict(zip(keys, states))
+        mine = self.keys()
+        for key, cb in zip(mine, self.callbacks):
+            if key in saved:
+                if saved[key] and hasattr(cb, "load_state_dict"):
+                    cb.load_state_dict(saved[key])
+            elif type(cb).state_dict is not Callback.state_dict and hasattr(cb, "state_dict") and cb.state_dict():
                 raise ValueError(
-                    f"the checkpoint's callback {s['type']} does not match this run's {type(cb).__name__}; "
-                    "resume with the same callbacks in the same order")
-            if s["state"] and hasattr(cb, "load_state_dict"):
-                cb.load_state_dict(s["state"])
+                    f"the checkpoint holds no state for callback {key} (it has {', '.join(keys) or 'none'}); "
+                    "resume with the same callbacks")
+        lost = [k for k in keys if k not in set(mine) and saved[k]]
+        if lost:
+            print(f"warning: the checkpoint's state for {', '.join(lost)} is not used: those callbacks are "
+                  "not in this run", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------- monitors
