@@ -93,7 +93,8 @@ def weight_decay_groups(named_parameters, weight_decay: float, no_decay=None) ->
 
 
 __all__ = [
-    "Optimizer", "Rule", "Scale", "SGD", "SGDW", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam", "RAdam", "AdaBound", "AMSBound",
+    "Optimizer", "Rule", "Scale",
+    "SGD", "SGDW", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam", "RAdam", "AdaBound", "AMSBound",
     "SWATS", "Lookahead", "GradientTransform", "L2Penalty", "L1Penalty", "DecoupledWeightDecay", "ClipGradNorm",
     "ClipGradValue", "GradientNoise", "Chain", "chain", "clip_grad_norm_", "clip_grad_value_", "exclude_1d",
     "lr_scheduler", "schedules", "OPTIMIZERS", "get_optimizer", "create", "weight_decay_groups",

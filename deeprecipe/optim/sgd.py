@@ -76,7 +76,8 @@ class SGD(Optimizer):
     def _check_group(self, group):
         check_nesterov(type(self).__name__, group)
         if group["form"] == "lecture" and group["dampening"] != 0:
-            raise ValueError(f"{type(self).__name__}: form='lecture' has no dampening; got dampening={group['dampening']}")
+            raise ValueError(f"{type(self).__name__}: form='lecture' has no dampening; "
+                             f"got dampening={group['dampening']}")
 
 
 class SGDW(SGD):

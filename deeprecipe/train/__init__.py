@@ -23,7 +23,8 @@ from .loop import Trainer, fit  # noqa: F401
 from .config import TrainConfig  # noqa: F401
 
 __all__ = [
-    "fit", "evaluate", "predict", "Trainer", "History", "load_checkpoint", "get_loss", "LOSS_NAMES", "LOSSES", "SCHEDULES",
+    "fit", "evaluate", "predict", "Trainer", "History", "load_checkpoint", "get_loss", "LOSS_NAMES",
+    "LOSSES", "SCHEDULES",
     "TrainConfig", "Callback", "CallbackList", "ProgressBar", "EarlyStopping", "LRScheduler",
     "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger", "TerminateOnNaN", "TensorBoard",
 ]
