@@ -164,7 +164,7 @@ class Tensor:
         return t
 
     def astype(self, dtype) -> "Tensor":
-        from ..functions.math import astype
+        from ..functions.shapes import astype
         return astype(self, dtype)
 
     def zero_grad(self) -> None:

@@ -1,12 +1,13 @@
 """The op library, imported as ``F``: fused operations with hand-written backward.
 
-Array ops and reductions take NumPy's names and arguments (``axis``, ``keepdims``);
-neural-network ops take ``torch.nn.functional``'s names and argument order; images
-are NCHW.
+Ops take torch's names and argument order (``dim``; ``axis=`` is a deprecated alias,
+kept while callers migrate; reductions keep NumPy's ``keepdims``); images are NCHW.
+Array ops live in ``arithmetic.py``, ``reductions.py`` and ``shapes.py``.
 """
-from .math import (  # noqa: F401
-    abs, add, astype, broadcast_to, clip, concat, div, exp, getitem, log, matmul, max, mean,
-    min, mul, neg, permute, pow, reshape, stack, sqrt, sub, sum, sum_to, transpose, where,
+from .arithmetic import abs, add, clip, div, exp, log, matmul, mul, neg, pow, sqrt, sub  # noqa: F401
+from .reductions import max, mean, min, sum  # noqa: F401
+from .shapes import (  # noqa: F401
+    astype, broadcast_to, concat, getitem, permute, reshape, stack, sum_to, transpose, where,
 )
 from .activation import (  # noqa: F401
     elu, leaky_relu, log_softmax, maxout, prelu, relu, sigmoid, softmax, softplus, tanh,
@@ -22,6 +23,7 @@ from .loss import (  # noqa: F401
 )
 from .metrics import accuracy  # noqa: F401
 from . import math as _math
+from ._util import AXIS_UNSET as _UNSET
 from ..engine.tensor import Tensor as _Tensor
 
 
@@ -57,10 +59,10 @@ def _install_operators(T):
     T.transpose = lambda a, *axes: m.transpose(a, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else (axes or None))
     T.permute = lambda a, *axes: m.permute(a, *axes)
     T.T = property(lambda a: m.transpose(a))
-    T.sum = lambda a, axis=None, keepdims=False: m.sum(a, axis, keepdims)
-    T.mean = lambda a, axis=None, keepdims=False: m.mean(a, axis, keepdims)
-    T.max = lambda a, axis=None, keepdims=False: m.max(a, axis, keepdims)
-    T.min = lambda a, axis=None, keepdims=False: m.min(a, axis, keepdims)
+    T.sum = lambda a, dim=None, keepdims=False, *, axis=_UNSET: m.sum(a, dim, keepdims, axis=axis)
+    T.mean = lambda a, dim=None, keepdims=False, *, axis=_UNSET: m.mean(a, dim, keepdims, axis=axis)
+    T.max = lambda a, dim=None, keepdims=False, *, axis=_UNSET: m.max(a, dim, keepdims, axis=axis)
+    T.min = lambda a, dim=None, keepdims=False, *, axis=_UNSET: m.min(a, dim, keepdims, axis=axis)
     T.exp = lambda a: m.exp(a)
     T.log = lambda a: m.log(a)
     T.sqrt = lambda a: m.sqrt(a)

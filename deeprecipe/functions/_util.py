@@ -43,3 +43,21 @@ def expand_reduced(gy, in_shape, axis, keepdims):
 def check_float(name, x):
     if x.dtype.kind != "f":
         raise TypeError(f"{name}: expected a floating-point input, got dtype {x.dtype}")
+
+
+#: default of the deprecated ``axis=`` keyword (``F`` takes torch's ``dim``)
+AXIS_UNSET = object()
+
+
+def resolve_dim(op: str, dim, axis, default):
+    """``dim`` (torch's name), or the deprecated ``axis=`` keyword with a DeprecationWarning.
+
+    ``axis`` stays accepted while code written against the old name is migrated."""
+    if axis is AXIS_UNSET:
+        return dim
+    import warnings
+    warnings.warn(f"F.{op}(..., axis=...) is deprecated; use dim=... (torch's name)", DeprecationWarning,
+                  stacklevel=3)
+    if dim is not default and dim != default:
+        raise TypeError(f"{op}: got both dim={dim!r} and axis={axis!r}; pass dim only")
+    return axis

@@ -19,7 +19,7 @@ import numpy as np
 from ..backend import get_array_module
 from ..engine.function import Function
 from ..engine.tensor import Tensor, as_tensor
-from ._util import normalize_axis, sum_to_array
+from ._util import AXIS_UNSET, normalize_axis, resolve_dim, sum_to_array
 
 
 def _errstate(xp, **kwargs):
@@ -292,9 +292,9 @@ class Maxout(Function):
         return gx.reshape(self.x_shape)
 
 
-def maxout(x, pieces, axis=1):
+def maxout(x, pieces, dim=1, *, axis=AXIS_UNSET):
     """Maxout (Goodfellow et al. 2013, https://arxiv.org/abs/1302.4389): the maximum over
-    consecutive groups of ``pieces`` entries along ``axis``.
+    consecutive groups of ``pieces`` entries along ``dim``.
 
     Input (..., C, ...) with C divisible by ``pieces``; output (..., C // pieces, ...).
     Output j is the max of inputs ``j * pieces ... (j + 1) * pieces - 1``; the gradient
@@ -303,11 +303,11 @@ def maxout(x, pieces, axis=1):
     x = _float_input("maxout", x)
     if not isinstance(pieces, (int, np.integer)) or isinstance(pieces, bool) or pieces < 1:
         raise ValueError(f"maxout: pieces must be a positive integer, got {pieces!r}")
-    axis = _axis("maxout", x, axis)
-    if x.shape[axis] % pieces:
+    dim = _dim("maxout", x, resolve_dim("maxout", dim, axis, 1))
+    if x.shape[dim] % pieces:
         raise ValueError(
-            f"maxout: axis {axis} of the input shape {x.shape} must be divisible by pieces={pieces}")
-    return Maxout(int(pieces), axis)(x)
+            f"maxout: dim {dim} of the input shape {x.shape} must be divisible by pieces={pieces}")
+    return Maxout(int(pieces), dim)(x)
 
 
 # ---------------------------------------------------------------------------- softmax
@@ -353,25 +353,25 @@ class LogSoftmax(Function):
         return gx
 
 
-def _axis(name, x, axis):
-    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
-        raise TypeError(f"{name}: axis must be an int, got {axis!r}")
+def _dim(name, x, dim):
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{name}: dim must be an int, got {dim!r}")
     if x.ndim == 0:
         raise ValueError(f"{name}: needs an input with at least one dimension, got a scalar")
-    (axis,) = normalize_axis(int(axis), x.ndim)
-    return axis
+    (dim,) = normalize_axis(int(dim), x.ndim)
+    return dim
 
 
-def softmax(x, axis=-1):
-    """``exp(x) / sum(exp(x))`` along ``axis``, computed after subtracting the max. Shape preserved."""
+def softmax(x, dim=-1, *, axis=AXIS_UNSET):
+    """``exp(x) / sum(exp(x))`` along ``dim``, computed after subtracting the max. Shape preserved."""
     x = _float_input("softmax", x)
-    return Softmax(_axis("softmax", x, axis))(x)
+    return Softmax(_dim("softmax", x, resolve_dim("softmax", dim, axis, -1)))(x)
 
 
-def log_softmax(x, axis=-1):
-    """``x - logsumexp(x)`` along ``axis`` (stable: no ``log(softmax + eps)``). Shape preserved."""
+def log_softmax(x, dim=-1, *, axis=AXIS_UNSET):
+    """``x - logsumexp(x)`` along ``dim`` (stable: no ``log(softmax + eps)``). Shape preserved."""
     x = _float_input("log_softmax", x)
-    return LogSoftmax(_axis("log_softmax", x, axis))(x)
+    return LogSoftmax(_dim("log_softmax", x, resolve_dim("log_softmax", dim, axis, -1)))(x)
 
 
 # The most used activations as Tensor methods too (x.relu()), as in PyTorch.

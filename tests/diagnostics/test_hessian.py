@@ -18,7 +18,7 @@ def test_top_eigenvalue_of_a_quadratic(rng):
     At = dr.Tensor(A)
 
     def loss():
-        w = dr.functions.concat([a, b.reshape(2)], axis=0)
+        w = dr.functions.concat([a, b.reshape(2)], dim=0)
         return 0.5 * (w * (At @ w)).sum()
 
     a0, b0 = a.data.copy(), b.data.copy()

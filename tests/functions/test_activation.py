@@ -71,15 +71,15 @@ ACTIVATIONS = {
                                     lambda a: np_softplus(a, 2.0, 1.0),
                                     lambda a: T.softplus(a, beta=2.0, threshold=1.0)),
     "maxout": Case(lambda a: F.maxout(a, 2), [((2, 4, 3), "any")], lambda a: np_maxout(a, 2, 1)),
-    "maxout_last_axis": Case(lambda a: F.maxout(a, 3, axis=-1), [((2, 6), "any")], lambda a: np_maxout(a, 3, -1)),
-    "maxout_axis0_all": Case(lambda a: F.maxout(a, 4, axis=0), [((4, 3), "any")], lambda a: np_maxout(a, 4, 0)),
+    "maxout_last_axis": Case(lambda a: F.maxout(a, 3, dim=-1), [((2, 6), "any")], lambda a: np_maxout(a, 3, -1)),
+    "maxout_axis0_all": Case(lambda a: F.maxout(a, 4, dim=0), [((4, 3), "any")], lambda a: np_maxout(a, 4, 0)),
     "softmax": Case(F.softmax, [A34], np_softmax, lambda a: torch.softmax(a, -1)),
-    "softmax_axis0": Case(lambda a: F.softmax(a, axis=0), [A3D], lambda a: np_softmax(a, 0),
+    "softmax_axis0": Case(lambda a: F.softmax(a, dim=0), [A3D], lambda a: np_softmax(a, 0),
                           lambda a: torch.softmax(a, 0)),
-    "softmax_axis1": Case(lambda a: F.softmax(a, axis=1), [A3D], lambda a: np_softmax(a, 1),
+    "softmax_axis1": Case(lambda a: F.softmax(a, dim=1), [A3D], lambda a: np_softmax(a, 1),
                           lambda a: torch.softmax(a, 1)),
     "log_softmax": Case(F.log_softmax, [A34], np_log_softmax, lambda a: torch.log_softmax(a, -1)),
-    "log_softmax_axis0": Case(lambda a: F.log_softmax(a, axis=0), [A3D], lambda a: np_log_softmax(a, 0),
+    "log_softmax_axis0": Case(lambda a: F.log_softmax(a, dim=0), [A3D], lambda a: np_log_softmax(a, 0),
                               lambda a: torch.log_softmax(a, 0)),
     "log_softmax_1d": Case(F.log_softmax, [((5,), "any")], np_log_softmax, lambda a: torch.log_softmax(a, 0)),
     # Tensor methods
@@ -222,13 +222,13 @@ def test_maxout_groups_are_consecutive_along_axis_of_images():
 @pytest.mark.parametrize("make, error, message", [
     (lambda: F.maxout(Tensor(np.ones((2, 5))), 2), ValueError, r"\(2, 5\).*pieces=2"),
     (lambda: F.maxout(Tensor(np.ones((2, 4))), 0), ValueError, "positive integer"),
-    (lambda: F.maxout(Tensor(np.ones((2, 4))), 2, axis=3), ValueError, "axis"),
+    (lambda: F.maxout(Tensor(np.ones((2, 4))), 2, dim=3), ValueError, "axis"),
     (lambda: F.prelu(Tensor(np.ones((2, 3))), Tensor(np.ones(2))), ValueError, r"\(2,\).*\(2, 3\)"),
     (lambda: F.prelu(Tensor(np.ones((2, 3))), Tensor(np.ones((1, 3)))), ValueError, "1-D"),
     (lambda: F.prelu(Tensor(np.ones(4)), Tensor(np.ones(4))), ValueError, "prelu"),
     (lambda: F.softmax(Tensor(np.float64(1.0))), ValueError, "scalar"),
-    (lambda: F.softmax(Tensor(np.ones(3)), axis=1), ValueError, "axis"),
-    (lambda: F.log_softmax(Tensor(np.ones(3)), axis=0.5), TypeError, "axis"),
+    (lambda: F.softmax(Tensor(np.ones(3)), dim=1), ValueError, "axis"),
+    (lambda: F.log_softmax(Tensor(np.ones(3)), dim=0.5), TypeError, "dim"),
     (lambda: F.softplus(Tensor(np.ones(3)), beta=0), ValueError, "beta"),
     (lambda: F.leaky_relu(Tensor(np.ones(3)), negative_slope="0.1"), TypeError, "negative_slope"),
     (lambda: F.sigmoid(Tensor(np.arange(3))), TypeError, "floating-point"),
@@ -256,21 +256,21 @@ def test_float32_stays_float32_in_values_and_gradients(fn):
 
 # ---------------------------------------------------------------------------- fused vs composite
 def _composite_softmax(x, axis):
-    e = F.exp(x - F.max(x, axis=axis, keepdims=True))
-    return e / F.sum(e, axis=axis, keepdims=True)
+    e = F.exp(x - F.max(x, dim=axis, keepdims=True))
+    return e / F.sum(e, dim=axis, keepdims=True)
 
 
 @pytest.mark.parametrize("axis", [-1, 0, 1])
 @pytest.mark.parametrize("fused, composite", [
     (F.softmax, _composite_softmax),
-    (F.log_softmax, lambda x, axis: F.log(F.softmax(x, axis=axis))),
+    (F.log_softmax, lambda x, axis: F.log(F.softmax(x, dim=axis))),
     (F.log_softmax, lambda x, axis: F.log(_composite_softmax(x, axis))),
 ], ids=["softmax", "log_softmax_vs_log_softmax", "log_softmax_vs_log_composite"])
 def test_fused_equals_composite(fused, composite, axis):
     a = np.random.default_rng(0).standard_normal((3, 4, 2)) * 3
     w = np.random.default_rng(1).standard_normal((3, 4, 2))
     x1, x2 = Tensor(a, requires_grad=True), Tensor(a, requires_grad=True)
-    y1, y2 = fused(x1, axis=axis), composite(x2, axis)
+    y1, y2 = fused(x1, dim=axis), composite(x2, axis)
     np.testing.assert_allclose(y1.data, y2.data, rtol=1e-12, atol=1e-14)
     y1.backward(w)
     y2.backward(w)

@@ -60,8 +60,8 @@ def test_cross_entropy_fused_equals_composite(rng, targets):
     a, b = Parameter(x0), Parameter(x0)
     fused = F.softmax_cross_entropy(a, t)
     # composite from basic ops: -(log_softmax gathered by a one-hot mask), batch mean
-    z = b - F.max(b, axis=1, keepdims=True)
-    logp = z - F.log(F.sum(F.exp(z), axis=1, keepdims=True))
+    z = b - F.max(b, dim=1, keepdims=True)
+    logp = z - F.log(F.sum(F.exp(z), dim=1, keepdims=True))
     composite = -F.sum(logp * onehot) / 6
     np.testing.assert_allclose(fused.data, composite.data, rtol=1e-12)
     fused.backward()
@@ -76,7 +76,7 @@ def test_cross_entropy_equals_log_softmax_then_gather(rng, reduction):
     x0, lab = rng.standard_normal((6, 5)) * 3, rng.integers(0, 5, 6)
     a, b = Parameter(x0), Parameter(x0)
     fused = F.softmax_cross_entropy(a, lab, reduction)
-    picked = -F.log_softmax(b, axis=1)[np.arange(6), lab]
+    picked = -F.log_softmax(b, dim=1)[np.arange(6), lab]
     composite = picked if reduction == "none" else (F.mean(picked) if reduction == "mean" else F.sum(picked))
     np.testing.assert_allclose(fused.data, composite.data, rtol=1e-12, atol=1e-15)
     gy = rng.standard_normal(fused.shape)

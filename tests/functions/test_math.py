@@ -122,21 +122,21 @@ MATH_OPS = {
                       lambda a, b: a @ b),
     # reductions
     "sum": Case(F.sum, [A34], np.sum, torch and torch.sum),
-    "sum_axis": Case(lambda a: F.sum(a, axis=1), [A34], lambda a: a.sum(axis=1), lambda a: a.sum(dim=1)),
-    "sum_axes_keep": Case(lambda a: F.sum(a, axis=(0, 2), keepdims=True), [((2, 3, 2), "any")],
+    "sum_axis": Case(lambda a: F.sum(a, dim=1), [A34], lambda a: a.sum(axis=1), lambda a: a.sum(dim=1)),
+    "sum_axes_keep": Case(lambda a: F.sum(a, dim=(0, 2), keepdims=True), [((2, 3, 2), "any")],
                           lambda a: a.sum(axis=(0, 2), keepdims=True), lambda a: a.sum(dim=(0, 2), keepdim=True)),
-    "sum_neg_axis": Case(lambda a: a.sum(axis=-1, keepdims=True), [A34],
+    "sum_neg_axis": Case(lambda a: a.sum(dim=-1, keepdims=True), [A34],
                          lambda a: a.sum(axis=-1, keepdims=True), lambda a: a.sum(dim=-1, keepdim=True)),
     "mean": Case(F.mean, [A34], np.mean, torch and torch.mean),
-    "mean_axis": Case(lambda a: F.mean(a, axis=0), [A34], lambda a: a.mean(axis=0), lambda a: a.mean(dim=0)),
-    "mean_keep": Case(lambda a: a.mean(axis=(1, 2), keepdims=True), [((2, 3, 2), "any")],
+    "mean_axis": Case(lambda a: F.mean(a, dim=0), [A34], lambda a: a.mean(axis=0), lambda a: a.mean(dim=0)),
+    "mean_keep": Case(lambda a: a.mean(dim=(1, 2), keepdims=True), [((2, 3, 2), "any")],
                       lambda a: a.mean(axis=(1, 2), keepdims=True), lambda a: a.mean(dim=(1, 2), keepdim=True)),
     "max": Case(F.max, [A34], np.max, lambda a: a.amax(dim=(0, 1))),
-    "max_axis": Case(lambda a: F.max(a, axis=1), [A34], lambda a: a.max(axis=1), lambda a: a.amax(dim=1)),
-    "max_keep": Case(lambda a: a.max(axis=0, keepdims=True), [A34], lambda a: a.max(axis=0, keepdims=True),
+    "max_axis": Case(lambda a: F.max(a, dim=1), [A34], lambda a: a.max(axis=1), lambda a: a.amax(dim=1)),
+    "max_keep": Case(lambda a: a.max(dim=0, keepdims=True), [A34], lambda a: a.max(axis=0, keepdims=True),
                      lambda a: a.amax(dim=0, keepdim=True)),
     "min": Case(F.min, [A34], np.min, lambda a: a.amin(dim=(0, 1))),
-    "min_axis": Case(lambda a: F.min(a, axis=-1), [A34], lambda a: a.min(axis=-1), lambda a: a.amin(dim=-1)),
+    "min_axis": Case(lambda a: F.min(a, dim=-1), [A34], lambda a: a.min(axis=-1), lambda a: a.amin(dim=-1)),
     # shapes
     "reshape": Case(lambda a: F.reshape(a, (2, 6)), [A34], lambda a: a.reshape(2, 6), lambda a: a.reshape(2, 6)),
     "reshape_method": Case(lambda a: a.reshape(4, -1), [A34], lambda a: a.reshape(4, -1),
@@ -158,11 +158,11 @@ MATH_OPS = {
     "getitem_repeat": Case(lambda a: a[[0, 0, 2]], [A34], lambda a: a[[0, 0, 2]], lambda a: a[[0, 0, 2]]),
     "getitem_mixed": Case(lambda a: a[:, [1, 1, 3]], [A34], lambda a: a[:, [1, 1, 3]], lambda a: a[:, [1, 1, 3]]),
     "getitem_mask": Case(lambda a: a[MASK], [A34], lambda a: a[MASK], lambda a: a[torch.from_numpy(MASK)]),
-    "concat": Case(lambda a, b: F.concat([a, b], axis=1), [((3, 2), "any"), A34],
+    "concat": Case(lambda a, b: F.concat([a, b], dim=1), [((3, 2), "any"), A34],
                    lambda a, b: np.concatenate([a, b], axis=1), lambda a, b: torch.cat([a, b], dim=1)),
     "stack": Case(lambda a, b: F.stack([a, b]), [A34, A34], lambda a, b: np.stack([a, b]),
                   lambda a, b: torch.stack([a, b])),
-    "stack_last": Case(lambda a, b: F.stack([a, b], axis=-1), [A34, A34], lambda a, b: np.stack([a, b], -1),
+    "stack_last": Case(lambda a, b: F.stack([a, b], dim=-1), [A34, A34], lambda a, b: np.stack([a, b], -1),
                        lambda a, b: torch.stack([a, b], dim=-1)),
     "where": Case(lambda a, b: F.where(COND, a, b), [A34, ((4,), "any")], lambda a, b: np.where(COND, a, b),
                   lambda a, b: torch.where(torch.from_numpy(COND), a, b)),
@@ -204,7 +204,7 @@ def test_op_table_covers_every_public_math_op(name):
 # ---------------------------------------------------------------------------- specific semantics
 def test_max_ties_share_the_gradient_equally():
     x = Tensor(np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0]]), requires_grad=True)
-    F.max(x, axis=1).backward(np.array([1.0, 4.0]))
+    F.max(x, dim=1).backward(np.array([1.0, 4.0]))
     np.testing.assert_array_equal(x.grad, [[0, 0.5, 0.5], [2.0, 0, 2.0]])
     x.grad = None
     F.min(x).backward()
@@ -223,7 +223,7 @@ def test_reductions_keep_float32_gradients_float32():
             return gy
 
     x = Tensor(np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32), requires_grad=True)
-    for op in (lambda t: F.max(t, axis=1), lambda t: F.min(t), F.sum, lambda t: F.mean(t, axis=0)):
+    for op in (lambda t: F.max(t, dim=1), lambda t: F.min(t), F.sum, lambda t: F.mean(t, dim=0)):
         op(Spy()(x)).backward(np.ones(op(x).shape, np.float32))
     assert seen == [np.float32] * 4
     assert x.grad.dtype == np.float32
@@ -328,7 +328,7 @@ def test_astype_matches_torch(src, dst):
     (lambda: F.concat([]), "concat"),
     (lambda: F.clip(Tensor(np.ones(2))), "clip"),
     (lambda: F.max(Tensor(np.ones((0, 3)))), "empty"),
-    (lambda: F.sum(Tensor(np.ones((2, 3))), axis=2), "axis"),
+    (lambda: F.sum(Tensor(np.ones((2, 3))), dim=2), "axis"),
 ])
 def test_bad_arguments_raise_value_error_naming_the_problem(make, message):
     with pytest.raises(ValueError, match=message):
@@ -338,7 +338,7 @@ def test_bad_arguments_raise_value_error_naming_the_problem(make, message):
 def test_float32_stays_float32_through_math_ops():
     x = Tensor(np.ones((2, 3), np.float32) * 2, requires_grad=True)
     outs = [x * 2.0, 2.0 * x, x + 1, 1 - x, x / 3.0, 3.0 / x, x ** 2, 2.0 ** x, -x, F.exp(x), F.log(x),
-            F.sqrt(x), F.mean(x), F.sum(x, axis=0), F.max(x), F.clip(x, 0.0, 1.0), x @ x.T,
+            F.sqrt(x), F.mean(x), F.sum(x, dim=0), F.max(x), F.clip(x, 0.0, 1.0), x @ x.T,
             F.where(np.ones((2, 3), bool), x, 0.0)]
     assert [o.dtype for o in outs] == [np.float32] * len(outs)
 
@@ -439,3 +439,21 @@ def test_matmul_incompatible_batch_shapes_raise_value_error_naming_both(shapes):
         F.matmul(Tensor(np.ones(s0)), Tensor(np.ones(s1)))
     msg = str(info.value)
     assert "matmul" in msg and str(s0) in msg and str(s1) in msg
+
+
+@pytest.mark.parametrize("op, args, kw", [
+    (F.sum, (), {"axis": 1}), (F.mean, (), {"axis": 0}), (F.max, (), {"axis": 1}), (F.min, (), {"axis": -1}),
+    (F.softmax, (), {"axis": 0}), (F.log_softmax, (), {"axis": 1}), (F.maxout, (2,), {"axis": 0}),
+])
+def test_axis_is_a_deprecated_alias_of_dim(op, args, kw):
+    """Code written against the old name keeps working (same numbers) while it migrates."""
+    x = Tensor(np.arange(12.0).reshape(4, 3))
+    with pytest.warns(DeprecationWarning, match="use dim="):
+        old = op(x, *args, **kw)
+    new = op(x, *args, dim=kw["axis"])
+    np.testing.assert_array_equal(old.data, new.data)
+    with pytest.raises(TypeError, match="both dim"), pytest.warns(DeprecationWarning):
+        op(x, *args, dim=5, axis=kw["axis"])
+    with pytest.warns(DeprecationWarning):
+        np.testing.assert_array_equal(F.concat([x, x], axis=1).data, F.concat([x, x], dim=1).data)
+        np.testing.assert_array_equal(x.sum(axis=0).data, x.sum(dim=0).data)

@@ -88,9 +88,9 @@ def test_batch_norm_fused_equals_composite(rng, shape):
     y = F.batch_norm(ps[0], None, None, ps[1], ps[2], training=True)
     qs = [Parameter(a) for a in (x0, w0, b0)]
     ax, bs = _axes(shape), _bshape(shape)
-    mu = F.mean(qs[0], axis=ax, keepdims=True)
+    mu = F.mean(qs[0], dim=ax, keepdims=True)
     xc = qs[0] - mu
-    var = F.mean(xc * xc, axis=ax, keepdims=True)
+    var = F.mean(xc * xc, dim=ax, keepdims=True)
     yc = xc / F.sqrt(var + 1e-5) * F.reshape(qs[1], bs) + F.reshape(qs[2], bs)
     np.testing.assert_allclose(y.data, yc.data, rtol=1e-12, atol=1e-12)
     gy = rng.standard_normal(shape)

@@ -39,7 +39,7 @@ def mse_on_softmax(logits, y):
     """Σ_c (softmax(z)_c − onehot(y)_c)², averaged over the examples."""
     from ... import Tensor, functions as F
     from ...backend import get_array_module
-    p = F.softmax(logits, axis=1)
+    p = F.softmax(logits, dim=1)
     xp = get_array_module(p.data)
     n_classes = p.shape[1]
     target = xp.eye(n_classes, dtype=p.data.dtype)[xp.asarray(y).astype(xp.int64)]

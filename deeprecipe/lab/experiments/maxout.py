@@ -66,7 +66,7 @@ def exactness(x, units: int, seed: int) -> dict:
     z = F.linear(Tensor(x), layer.weight, layer.bias)            # (N, 2·units), all pieces
     z_max = Tensor(z.data.copy(), requires_grad=True)
     z_relu = Tensor(z.data[:, 0::2].copy(), requires_grad=True)
-    a_max = F.maxout(z_max, 2, axis=-1)
+    a_max = F.maxout(z_max, 2, dim=-1)
     a_relu = F.relu(z_relu)
     rng = np.random.default_rng(seed)
     g = rng.standard_normal(a_max.shape).astype(a_max.dtype)    # an arbitrary upstream gradient

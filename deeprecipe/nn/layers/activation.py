@@ -99,7 +99,7 @@ class Softmax(Module):
         self.dim = int(dim)
 
     def forward(self, x):
-        return F.softmax(x, axis=self.dim)
+        return F.softmax(x, dim=self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -113,7 +113,7 @@ class LogSoftmax(Module):
         self.dim = int(dim)
 
     def forward(self, x):
-        return F.log_softmax(x, axis=self.dim)
+        return F.log_softmax(x, dim=self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -134,7 +134,7 @@ class GroupMax(Module):
         self.dim = int(dim)
 
     def forward(self, x):
-        return F.maxout(x, self.pieces, axis=self.dim)
+        return F.maxout(x, self.pieces, dim=self.dim)
 
     def extra_repr(self):
         return f"pieces={self.pieces}, dim={self.dim}"
@@ -174,7 +174,7 @@ class Maxout(Module):
         _init.init_weight_and_bias(self.weight, self.bias, init, rng)
 
     def forward(self, x):
-        return F.maxout(F.linear(x, self.weight, self.bias), self.pieces, axis=-1)
+        return F.maxout(F.linear(x, self.weight, self.bias), self.pieces, dim=-1)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, pieces={self.pieces}, "

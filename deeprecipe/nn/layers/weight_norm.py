@@ -62,7 +62,7 @@ class WeightNorm(Module):
     def compute_weight(self):
         """``g · v / ‖v‖`` as a Tensor (differentiable w.r.t. ``g`` and ``v``)."""
         v = self.weight_v
-        norm = F.sqrt(F.sum(v * v, axis=None if self.dim is None else self._axes, keepdims=self.dim is not None))
+        norm = F.sqrt(F.sum(v * v, dim=None if self.dim is None else self._axes, keepdims=self.dim is not None))
         return v * (self.weight_g / norm)
 
     @property
