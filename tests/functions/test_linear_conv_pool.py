@@ -217,8 +217,8 @@ def test_conv2d_results_do_not_alias_reused_buffers(rng, shape, w_shape):
 def _poison_reused_buffers():
     """Fill every scratch and recycled buffer of this thread with 0xFF bytes (NaN as a
     float), so that an op that reads what it did not write shows it."""
-    from deeprecipe.functions import im2col as im2col_module
-    state = im2col_module._scratch.__dict__
+    from deeprecipe.functions import buffers
+    state = buffers._scratch.__dict__
     bufs = list(state.get("bufs", {}).values()) + [b for free in state.get("free", {}).values() for b in free]
     assert bufs, "the ops reused no memory: nothing to poison"
     for b in bufs:
