@@ -29,15 +29,6 @@ class ChecksumError(ValueError):
     """The downloaded bytes do not have the published checksum."""
 
 
-def file_hash(path, algorithm: str = "md5") -> str:
-    """Hex digest of a file, read in chunks."""
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class _Progress:
     """tqdm when installed, else a line on stderr every 10%: ``name: 40% (4.2/10.5 MB)``."""
 

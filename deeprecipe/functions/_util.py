@@ -40,11 +40,6 @@ def expand_reduced(gy, in_shape, axis, keepdims):
     return gy.reshape(shape)
 
 
-def check_float(name, x):
-    if x.dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating-point input, got dtype {x.dtype}")
-
-
 #: default of the deprecated ``axis=`` keyword (``F`` takes torch's ``dim``)
 AXIS_UNSET = object()
 

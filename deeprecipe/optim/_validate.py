@@ -29,13 +29,6 @@ def finite(name: str, value) -> None:
     _num(name, value)
 
 
-def unit_interval_open(name: str, value) -> None:
-    """0 <= value < 1 (a decay rate)."""
-    v = _num(name, value)
-    if not 0.0 <= v < 1.0:
-        raise ValueError(f"invalid {name}: {value!r}; it must be in [0, 1)")
-
-
 def unit_interval_closed(name: str, value) -> None:
     v = _num(name, value)
     if not 0.0 <= v <= 1.0:
@@ -54,11 +47,6 @@ def betas(name: str, value) -> None:
 def boolean(name: str, value) -> None:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {value!r}")
-
-
-def positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def choice(options):

@@ -52,9 +52,6 @@ class Callback:
         self.model = getattr(trainer, "model", None)
         self.optimizer = getattr(trainer, "optimizer", None)
 
-    def set_model(self, model) -> None:  # Keras compatibility
-        self.model = model
-
     def on_train_begin(self, logs=None):
         pass
 
