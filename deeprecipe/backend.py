@@ -133,3 +133,27 @@ def get_rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     _global_rng.bit_generator.state = state
+
+
+def blas_threads(n: int, warn: bool = True):
+    """A context limiting BLAS/OpenMP threads to ``n`` for its duration (0: leave them).
+
+    Uses threadpoolctl, which changes the limit of the already loaded BLAS.  Without it
+    nothing can be done once NumPy is imported: with ``warn`` a note says to set
+    ``OPENBLAS_NUM_THREADS=n`` (and ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``) before
+    starting, and the context does nothing.  The training CLI's ``--threads`` and the
+    lab runner's one thread per unit both go through here.
+    """
+    import contextlib
+    if not n:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        if warn:
+            import sys
+            print(f"warning: limiting BLAS to {n} thread(s) needs threadpoolctl (pip install threadpoolctl); "
+                  f"NumPy is already loaded, so set OPENBLAS_NUM_THREADS={n} OMP_NUM_THREADS={n} before "
+                  "starting instead", file=sys.stderr)
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=int(n))

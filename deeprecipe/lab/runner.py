@@ -70,12 +70,8 @@ def _seed_everything(seed: int) -> None:
 
 def _one_blas_thread():
     """Limit BLAS to one thread for the duration of a unit (see the module docstring)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        import contextlib
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1)
+    from ..backend import blas_threads
+    return blas_threads(1, warn=False)
 
 
 def execute_unit(experiment: Experiment, preset: str, config: dict, seed: int, out,

@@ -232,17 +232,10 @@ class ClipGradNorm(GradientTransform):
                 parts.append(float(run.xp.abs(g).sum()))
             else:
                 parts.append(float(run.xp.abs(g).max()) if g.size else 0.0)
-        if self.norm_type == 2.0:
-            total = math.sqrt(sum(parts))
-        elif self.norm_type == 1.0:
-            total = sum(parts)
-        else:
-            total = max(parts, default=0.0)
+        total = _combine_norms(parts, self.norm_type)
         self.last_norm = total
-        if not math.isfinite(total) and self.error_if_nonfinite:
-            raise RuntimeError(f"the total gradient norm is {total}; the gradients hold NaN or inf")
-        coef = self.max_norm / (total + 1e-6)
-        if coef < 1.0 or not math.isfinite(coef):
+        coef = clip_coefficient(total, self.max_norm, self.error_if_nonfinite)
+        if coef is not None:
             for _, run, m in sel:
                 if m is None:
                     run.grad *= coef
@@ -378,6 +371,27 @@ def as_transform_list(transforms) -> list:
     return out
 
 
+# ---------------------------------------------------------------------- clipping, one rule
+def _combine_norms(parts, norm_type: float) -> float:
+    """The total norm from per-array parts (squared sums for 2, sums for 1, maxima for inf)."""
+    if norm_type == 2.0:
+        return math.sqrt(sum(parts))
+    if norm_type == 1.0:
+        return float(sum(parts))
+    return max(parts, default=0.0)
+
+
+def clip_coefficient(total: float, max_norm: float, error_if_nonfinite: bool = False):
+    """torch's clipping rule, shared by ``ClipGradNorm`` and ``clip_grad_norm_``: the factor
+    ``max_norm/(total + 1e-6)`` when it is below 1, else ``None`` (no change).  A NaN norm
+    gives a NaN factor (every gradient becomes NaN, as in torch, so the step is visibly
+    bad) unless ``error_if_nonfinite``, which raises for a NaN or infinite norm."""
+    if not math.isfinite(total) and error_if_nonfinite:
+        raise RuntimeError(f"the total gradient norm is {total}; the gradients hold NaN or inf")
+    coef = max_norm / (total + 1e-6)
+    return coef if (coef < 1.0 or not math.isfinite(coef)) else None
+
+
 # ---------------------------------------------------------------------- on p.grad directly
 def _grads(parameters):
     if isinstance(parameters, Tensor):
@@ -385,25 +399,27 @@ def _grads(parameters):
     return [p for p in parameters if p.grad is not None]
 
 
-def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> float:
+def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> float:
     """Like ``torch.nn.utils.clip_grad_norm_``: scale the ``.grad`` of ``parameters`` so that
-    their joint norm is at most ``max_norm``; return the norm before clipping.  The
-    gradients are replaced by new arrays (never modified in place: they may be shared)."""
+    their joint norm is at most ``max_norm``; return the norm before clipping (the rule of
+    :func:`clip_coefficient`, as ``ClipGradNorm``).  The gradients are replaced by new
+    arrays (never modified in place: they may be shared)."""
     V.non_negative("max_norm", max_norm)
     ps = _grads(parameters)
     if not ps:
         return 0.0
     xp = get_array_module(ps[0].grad)
     if norm_type == float("inf"):
-        total = max(float(xp.abs(p.grad).max()) if p.grad.size else 0.0 for p in ps)
+        parts = [float(xp.abs(p.grad).max()) if p.grad.size else 0.0 for p in ps]
     elif norm_type == 2.0:
-        total = math.sqrt(sum(float(xp.vdot(p.grad.reshape(-1), p.grad.reshape(-1))) for p in ps))
+        parts = [float(xp.vdot(p.grad.reshape(-1), p.grad.reshape(-1))) for p in ps]
     elif norm_type == 1.0:
-        total = sum(float(xp.abs(p.grad).sum()) for p in ps)
+        parts = [float(xp.abs(p.grad).sum()) for p in ps]
     else:
         raise ValueError(f"norm_type must be 1, 2 or inf, got {norm_type!r}")
-    coef = max_norm / (total + 1e-6)
-    if coef < 1.0:
+    total = _combine_norms(parts, float(norm_type))
+    coef = clip_coefficient(total, max_norm, error_if_nonfinite)
+    if coef is not None:
         for p in ps:
             p.grad = p.grad * p.grad.dtype.type(coef)
     return total

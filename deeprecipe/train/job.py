@@ -15,7 +15,6 @@ Output folder layout::
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -236,29 +235,6 @@ def clear_run(out: str) -> None:
             shutil.rmtree(p)
 
 
-@contextlib.contextmanager
-def blas_threads(n: int):
-    """Limit BLAS/OpenMP threads to ``n`` for the duration (0: leave them).
-
-    Uses threadpoolctl when installed (it changes the limit of the already loaded BLAS).
-    Without it nothing can be done once NumPy is imported: set ``OPENBLAS_NUM_THREADS=n``
-    (and ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``) in the environment before starting.
-    """
-    if not n:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        print(f"warning: --threads {n} needs threadpoolctl (pip install threadpoolctl); NumPy is already "
-              f"loaded, so set OPENBLAS_NUM_THREADS={n} OMP_NUM_THREADS={n} before starting instead",
-              file=sys.stderr)
-        yield
-        return
-    with threadpool_limits(limits=n):
-        yield
-
-
 # ---------------------------------------------------------------------------- the job
 def run(cfg: TrainConfig) -> dict:
     """Run a whole job: checks, output folder, fit, test evaluation. Returns the summary dict."""
@@ -269,6 +245,7 @@ def run(cfg: TrainConfig) -> dict:
         cfg.out = default_out(cfg)
     out = cfg.out
     mode = check_out_dir(cfg)
+    from ..backend import blas_threads
     with blas_threads(cfg.threads):
         data = load_data(cfg)
         model = build_model(cfg, data)
