@@ -1,5 +1,8 @@
 """Safe, atomic checkpoints: ``deeprecipe.save(path, state)`` / ``deeprecipe.load(path)``.
 
+Size: one file format (writer, validating reader, training checkpoints); the validation
+is most of it and belongs next to the format it checks.
+
 **Format.** A checkpoint is a NumPy ``.npz`` (a zip of ``.npy`` arrays) plus one JSON
 member, ``__deeprecipe__.json``, holding the tree structure, user metadata and a SHA-256
 checksum.  It is read with ``numpy.load(..., allow_pickle=False)`` and ``json``: there is

@@ -1,5 +1,8 @@
 """Weight initializers, in place and seeded (``torch.nn.init`` names and formulas).
 
+Size: a catalog of the initialization schemes, their object forms and the one spec
+parser (with the initializer registry) that every layer reads.
+
 Every function fills an array (or a ``Parameter``/``Tensor``'s ``.data``) **in place**
 and takes ``rng=`` (``None`` → the library's global generator, an int seed, or a
 ``numpy.random.Generator``).  Samples are drawn on the CPU in float64 and then cast

@@ -1,5 +1,7 @@
 """``Module``: the base class of every layer and model (PyTorch's ``nn.Module`` interface).
 
+Size: one class, torch's ``nn.Module`` interface (registries, state_dict, hooks, modes).
+
 A module owns three ordered registries, filled by plain attribute assignment:
 
 * **parameters** (``Parameter``): learned by the optimizer, e.g. ``weight``, ``bias``;

@@ -1,5 +1,8 @@
 """The optimizer's private executor: everything about memory that update rules never see.
 
+Size: deliberately every memory concern of the optimizers in one private module, so that
+no rule, transform or wrapper needs to know any of it.
+
 It owns, for the parameters of one group that share a dtype and a device (a ``FlatBuffer``):
 
 * layout: the parameters as views into one contiguous array, so that an update is a few

@@ -1,5 +1,8 @@
 """torch-compatible learning-rate schedulers that drive an optimizer's ``group['lr']``.
 
+Size: a catalog, one short class per torch scheduler over the pure schedules of
+``schedules.py``.
+
 Same names, arguments and lr sequences as ``torch.optim.lr_scheduler`` (checked to
 rtol 1e-12), with one difference in how they compute: each lr is the closed form
 ``schedule(last_epoch)`` from ``schedules.py`` applied to the group's ``initial_lr``,

@@ -1,5 +1,8 @@
 """``Optimizer``: the torch.optim-like base class every deeprecipe optimizer is wired from.
 
+Size: one class, torch's Optimizer protocol (groups, stepping, state_dict/load_state_dict with
+their validation); splitting it would spread one object's invariants over files.
+
 A named optimizer is a chain of update rules (``rule.py``) plus its hyperparameters; the
 base class runs the chain through the private executor (``_executor.py``).  What it owns:
 

@@ -1,5 +1,8 @@
 """Gradient transforms: regularizers and gradient surgery that compose with any optimizer.
 
+Size: a catalog of six small transforms sharing one mask/group mechanism, plus the
+clipping rule they share with ``clip_grad_norm_``.
+
 Pass them to any optimizer as ``transforms=[...]`` (or one ``chain(...)``); at every
 ``step()`` they run in the given order on the optimizer's gathered gradient buffer, after
 the gradients are collected and before the update rule (whose own ``weight_decay``, torch
