@@ -66,7 +66,7 @@ class _Run:
 
     __slots__ = ("seg", "i0", "i1", "lo", "hi", "step", "param", "grad", "_scalars")
 
-    def __init__(self, seg: "FlatBuffer", i0: int, i1: int, lo: int | None = None, hi: int | None = None,
+    def __init__(self, seg: FlatBuffer, i0: int, i1: int, lo: int | None = None, hi: int | None = None,
                  scalars: dict | None = None):
         self.seg = seg
         self.i0, self.i1 = i0, i1

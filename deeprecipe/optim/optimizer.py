@@ -243,7 +243,7 @@ class Optimizer:
         for t in self.transforms:
             t.apply(self, work)
         by_group: dict = {}
-        for gi, group, seg, runs in work:
+        for gi, _, _, runs in work:
             by_group.setdefault(gi, []).extend(runs)
         for gi, runs in by_group.items():
             group = self.param_groups[gi]

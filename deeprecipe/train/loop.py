@@ -41,7 +41,8 @@ def resolve_optimizer(optimizer, model, lr=None):
             raise ValueError("lr= is for optimizers given by name; set the learning rate on the optimizer you built")
         return optimizer
     if not isinstance(optimizer, str):
-        raise TypeError(f"optimizer must be a name ('adam', 'sgd', ...) or an Optimizer, got {type(optimizer).__name__}")
+        raise TypeError(f"optimizer must be a name ('adam', 'sgd', ...) or an Optimizer, "
+                        f"got {type(optimizer).__name__}")
     from .. import optim
     params = list(model.parameters())
     if not params:

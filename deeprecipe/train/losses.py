@@ -16,7 +16,7 @@ pass, and only custom metrics apply).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from ..functions import loss as _loss_ops
 from ..registry import Registry

@@ -81,7 +81,8 @@ class ModelCheckpoint(Callback):
         if value is None:
             if not self._warned:
                 warnings.warn(
-                    f"ModelCheckpoint: {self.monitor!r} is not in the logs (available: {', '.join(sorted(logs or {}))}); "
+                    f"ModelCheckpoint: {self.monitor!r} is not in the logs "
+                    f"(available: {', '.join(sorted(logs or {}))}); "
                     "best.npz is not written. Pass val= to fit or monitor='loss'", RuntimeWarning, stacklevel=2)
                 self._warned = True
             return

@@ -100,7 +100,8 @@ class EarlyStopping(Callback):
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
-        sd = {"wait": self.wait, "stopped_epoch": self.stopped_epoch, "best": float(self.best) if np.isfinite(self.best) else str(self.best),
+        sd = {"wait": self.wait, "stopped_epoch": self.stopped_epoch,
+              "best": float(self.best) if np.isfinite(self.best) else str(self.best),
               "best_epoch": self.best_epoch, "has_weights": self.best_weights is not None}
         if self.best_weights is not None:
             names = list(self.best_weights)
