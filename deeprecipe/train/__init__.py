@@ -11,7 +11,7 @@
     train.fit(model, ..., resume_from="runs/mlp/checkpoints/last.npz")   # continue exactly
 """
 from .callbacks import (  # noqa: F401
-    Callback, CallbackList, CSVLogger, EarlyStopping, LRScheduler, ModelCheckpoint, ProgressBar,
+    Callback, CallbackList, CSVLogger, EarlyStopping, LearningRateScheduler, LRScheduler, ModelCheckpoint, ProgressBar,
     ReduceLROnPlateau, TensorBoard, TerminateOnNaN,
 )
 from .history import History  # noqa: F401
@@ -25,6 +25,6 @@ from .config import TrainConfig  # noqa: F401
 __all__ = [
     "fit", "evaluate", "predict", "Trainer", "History", "load_checkpoint", "get_loss", "LOSS_NAMES",
     "LOSSES", "SCHEDULES",
-    "TrainConfig", "Callback", "CallbackList", "ProgressBar", "EarlyStopping", "LRScheduler",
+    "TrainConfig", "Callback", "CallbackList", "ProgressBar", "EarlyStopping", "LearningRateScheduler", "LRScheduler",
     "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger", "TerminateOnNaN", "TensorBoard",
 ]

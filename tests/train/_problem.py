@@ -2,7 +2,7 @@
 import numpy as np
 
 from deeprecipe import data, nn, optim
-from deeprecipe.train import EarlyStopping, LRScheduler, ModelCheckpoint, ReduceLROnPlateau
+from deeprecipe.train import EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau
 
 EPOCHS = 3
 BATCH = 16
@@ -24,7 +24,7 @@ def make_run(ckpt_dir=None, every=None, extra=()):
     model = make_model()
     opt = optim.Adam(model.parameters(), lr=5e-3)
     total = EPOCHS * 6
-    cbs = [LRScheduler(lambda o: optim.lr_scheduler.OneCycleLR(o, max_lr=2e-2, total_steps=total), "step"),
+    cbs = [LearningRateScheduler(lambda o: optim.lr_scheduler.OneCycleLR(o, max_lr=2e-2, total_steps=total), "step"),
            ReduceLROnPlateau(patience=1, factor=0.5),
            EarlyStopping(patience=50, restore_best_weights=True), *extra]
     if ckpt_dir is not None:

@@ -4,7 +4,7 @@ import pytest
 
 from deeprecipe import data, load, nn, optim
 from deeprecipe.engine import Tensor
-from deeprecipe.train import (Callback, EarlyStopping, History, LRScheduler, ModelCheckpoint, evaluate, fit,
+from deeprecipe.train import (Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint, evaluate, fit,
                               predict)
 
 from ._problem import make_data, make_model
@@ -72,13 +72,14 @@ def test_step_and_epoch_schedules_drive_the_optimizer_lr():
     opt = optim.SGD(model.parameters(), lr=0.1)
     rec = Recorder()
     h = fit(model, (xt, yt), optimizer=opt, epochs=4, batch_size=32,
-            callbacks=[LRScheduler(optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.1), "epoch"), rec],
+            callbacks=[LearningRateScheduler(optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.1), "epoch"), rec],
             verbose=0)
     assert h.history["lr"] == pytest.approx([0.1, 0.1, 0.01, 0.01])
     model = nn.MLP([2, 8, 3], rng=0)
     rec = Recorder()
     fit(model, (xt, yt), optimizer="sgd", lr=1.0, epochs=2, batch_size=32, verbose=0,
-        callbacks=[LRScheduler(lambda o: optim.lr_scheduler.LambdaLR(o, lambda s: 1.0 / (s + 1)), "step"), rec])
+        callbacks=[LearningRateScheduler(lambda o: optim.lr_scheduler.LambdaLR(o, lambda s: 1.0 / (s + 1)), "step"),
+                   rec])
     # the k-th optimizer step (from 0) uses schedule(k)
     assert rec.lrs == pytest.approx([1.0 / (k + 1) for k in range(6)])
 
@@ -190,3 +191,12 @@ def test_progress_bar_with_tqdm():
     fit(nn.MLP([2, 4, 3], rng=0), (xt, yt), epochs=2, batch_size=32, callbacks=[ProgressBar("bar", file=buf)])
     text = buf.getvalue()
     assert "epoch 1/2" in text and "epoch 2/2" in text and "3/3" in text and "accuracy" in text
+
+
+def test_old_callback_name_lrscheduler_still_works_with_a_deprecation_warning():
+    p = nn.Parameter(np.zeros(1))
+    opt = optim.SGD([p], lr=0.1)
+    with pytest.warns(DeprecationWarning, match="LearningRateScheduler"):
+        from deeprecipe.train import LRScheduler
+        cb = LRScheduler(optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5), "epoch")
+    assert isinstance(cb, LearningRateScheduler)

@@ -1,5 +1,8 @@
-"""Learning-rate callbacks: drive a schedule (``LRScheduler``) or cut on a plateau
-(``ReduceLROnPlateau``).
+"""Learning-rate callbacks: drive a schedule (``LearningRateScheduler``, Keras's name) or cut
+on a plateau (``ReduceLROnPlateau``).
+
+(``LRScheduler`` is the old name of the first, kept as a deprecated alias: it is also the
+name of the schedulers' base class in :mod:`deeprecipe.optim.lr_scheduler`, as in torch.)
 
 Both change the optimizer's canonical ``param_groups[i]['lr']`` and nothing else, so
 what the optimizer reads is what the History logs (``logs['lr']``).
@@ -16,7 +19,7 @@ def current_lr(optimizer) -> float:
     return float(optimizer.param_groups[0]["lr"])
 
 
-class LRScheduler(Callback):
+class LearningRateScheduler(Callback):
     """Step a learning-rate scheduler every optimizer step or every epoch.
 
     Args:
@@ -59,7 +62,7 @@ class LRScheduler(Callback):
         if opt is not None and self.optimizer is not None and opt is not self.optimizer:
             raise ValueError(
                 "the scheduler was built on a different optimizer than the one fit uses; pass "
-                "fit the same optimizer, or give LRScheduler a factory lambda opt: Scheduler(opt, ...)")
+                "fit the same optimizer, or give LearningRateScheduler a factory lambda opt: Scheduler(opt, ...)")
 
     def on_train_batch_end(self, batch, logs=None):
         if self.interval == "step":
@@ -71,7 +74,7 @@ class LRScheduler(Callback):
         if self.monitor is None:
             self.scheduler.step()
         else:
-            value = read_monitor(logs, self.monitor, "LRScheduler")
+            value = read_monitor(logs, self.monitor, "LearningRateScheduler")
             if value is not None:
                 self.scheduler.step(value)
 
@@ -83,6 +86,18 @@ class LRScheduler(Callback):
     def load_state_dict(self, state: dict) -> None:
         if "scheduler" in state:
             self.scheduler.load_state_dict(state["scheduler"])
+
+
+class LRScheduler(LearningRateScheduler):
+    """Deprecated name of :class:`LearningRateScheduler` (``optim.lr_scheduler.LRScheduler`` is
+    the schedulers' base class); same arguments and behaviour."""
+
+    def __init__(self, scheduler, interval: str = "epoch", monitor: str | None = None):
+        import warnings
+        warnings.warn("train.LRScheduler is deprecated: use train.LearningRateScheduler (the callback); "
+                      "optim.lr_scheduler.LRScheduler is the schedulers' base class", DeprecationWarning,
+                      stacklevel=2)
+        super().__init__(scheduler, interval, monitor)
 
 
 class ReduceLROnPlateau(Callback):
