@@ -83,34 +83,34 @@ def test_registered_components_work_in_mlp_fit_and_monitor(registered):
         optim.create("signsgd:momentum=0.9", model.parameters())
 
 
-def test_registered_components_work_through_the_cli(registered, tmp_path, capsys):
+@pytest.fixture
+def cli(tmp_path):
+    """``cli(*options, out=name)``: ``deeprecipe train`` for one epoch on a small npz table."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 4)).astype(np.float32)
-    y = (x[:, 0] > 0).astype(np.int64)
     path = tmp_path / "toy.npz"
-    np.savez(path, x_train=x, y_train=y)
-    out = tmp_path / "run"
-    rc = main(["train", "--progress", "none", "--data", f"npz:{path}", "--model", "mlp:8", "--epochs", "1",
-               "--activation", "swish:beta=0.5", "--optimizer", "signsgd", "--opt", "lr=0.02", "--out", str(out)])
+    np.savez(path, x_train=x, y_train=(x[:, 0] > 0).astype(np.int64))
+
+    def run(*options, out="run"):
+        return main(["train", "--progress", "none", "--data", f"npz:{path}", "--model", "mlp:8", "--epochs", "1",
+                     *options, "--out", str(tmp_path / out)])
+    return run
+
+
+def test_registered_components_work_through_the_cli(registered, cli, tmp_path, capsys):
+    rc = cli("--activation", "swish:beta=0.5", "--optimizer", "signsgd", "--opt", "lr=0.02")
     assert rc == 0, capsys.readouterr().err
-    cfg = json.loads((out / "config.json").read_text())
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
     assert cfg["activation"] == "swish:beta=0.5" and cfg["optimizer"] == "signsgd:lr=0.02"
-    rc = main(["train", "--progress", "none", "--data", f"npz:{path}", "--model", "mlp:8", "--epochs", "1",
-               "--optimizer", "signsgd", "--opt", "final_lr=0.1", "--out", str(tmp_path / "bad")])
+    rc = cli("--optimizer", "signsgd", "--opt", "final_lr=0.1", out="bad")
     assert rc == 2 and "final_lr" in capsys.readouterr().err and not (tmp_path / "bad").exists()
 
 
-def test_cli_passes_any_registered_optimizers_hyperparameters(tmp_path, capsys):
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(80, 3)).astype(np.float32)
-    y = (x[:, 1] > 0).astype(np.int64)
-    path = tmp_path / "toy.npz"
-    np.savez(path, x_train=x, y_train=y)
-    out = tmp_path / "run"
-    rc = main(["train", "--progress", "none", "--data", f"npz:{path}", "--model", "mlp:4", "--epochs", "1",
-               "--optimizer", "adabound", "--opt", "final_lr=0.05", "--opt", "gamma=0.01", "--out", str(out)])
+def test_cli_passes_any_registered_optimizers_hyperparameters(cli, tmp_path, capsys):
+    rc = cli("--optimizer", "adabound", "--opt", "final_lr=0.05", "--opt", "gamma=0.01")
     assert rc == 0, capsys.readouterr().err
-    assert json.loads((out / "config.json").read_text())["optimizer"] == "adabound:final_lr=0.05,gamma=0.01"
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["optimizer"] == "adabound:final_lr=0.05,gamma=0.01"
 
 
 def test_a_taken_name_is_refused_and_lookups_forgive_case_and_separators():
