@@ -320,7 +320,8 @@ class FlatBuffer:
             return
         xp = self.xp
         tiny = np.finfo(self.dtype).tiny
-        t = self.scratch(0)
+        # any scratch array will do (nothing is live between steps): no extra memory
+        t = next(iter(self._scratch.values())) if self._scratch else self.scratch(0)
         m = self.bool_scratch()
         step = block or max(self.numel, 1)
         for a in self.state.values():
