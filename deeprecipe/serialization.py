@@ -402,7 +402,10 @@ def _decode(node, arrays, path, device, where="state"):
 # ---------------------------------------------------------------------------- training checkpoints
 #: The one training-checkpoint format, written by ``save_checkpoint`` (by hand or by
 #: ``fit``'s ``ModelCheckpoint``) and read by ``load_checkpoint``.
-CHECKPOINT_FORMAT = "deeprecipe.train.checkpoint/1"
+CHECKPOINT_FORMAT = "deeprecipe.train.checkpoint/2"
+#: earlier layouts still read: /1 was fit's own format (callback states in two lists, the RNG
+#: state as JSON text); files without a ``format`` entry came from this module's old writer
+_READABLE_FORMATS = (CHECKPOINT_FORMAT, "deeprecipe.train.checkpoint/1")
 
 
 def save_checkpoint(path, model=None, optimizer=None, scheduler=None, epoch=None, step=None, meta=None,
@@ -463,7 +466,7 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, strict: bo
     """
     spath = os.fspath(path)
     tree, header = _load(spath, device=device)
-    if not isinstance(tree, dict) or tree.get("format", CHECKPOINT_FORMAT) != CHECKPOINT_FORMAT:
+    if not isinstance(tree, dict) or tree.get("format", CHECKPOINT_FORMAT) not in _READABLE_FORMATS:
         what = type(tree).__name__ if not isinstance(tree, dict) else f"format {tree.get('format')!r}"
         raise CheckpointError(f"{spath!r} holds a {what}, not a training checkpoint ({CHECKPOINT_FORMAT}); "
                               "a weights-only file loads with model.load_state_dict(deeprecipe.load(path))")
@@ -481,6 +484,8 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, strict: bo
         optimizer.load_state_dict(tree["optimizer"])
     if scheduler is not None:
         scheduler.load_state_dict(tree["scheduler"])
+    if isinstance(tree.get("rng"), str):   # format /1 kept it as JSON text
+        tree["rng"] = json.loads(tree["rng"])
     if restore_rng and "rng" in tree:
         backend.set_rng_state(tree["rng"])
     tree["meta"] = header["meta"]

@@ -83,6 +83,8 @@ def load_resume_state(path) -> dict:
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path!r} to resume from")
     state = load_checkpoint(path, restore_rng=False)
+    if "callback_keys" in state and "callbacks" not in state:   # format /1, written by earlier versions
+        state["callbacks"] = {"keys": list(state.pop("callback_keys")), "states": list(state.pop("callback_states"))}
     missing = [k for k in RESUME_KEYS if k not in state]
     if missing:
         raise ValueError(f"{path!r} is a training checkpoint without fit's loop state ({', '.join(missing)}); "

@@ -55,3 +55,26 @@ def test_one_checkpoint_format_and_one_reader(tmp_path):
     serialization.save_checkpoint(hand, model=model, optimizer=optim.Adam(model.parameters()), epoch=1, step=3)
     with pytest.raises(ValueError, match="without fit's loop state"):
         train.fit(model, (x, y), epochs=2, batch_size=10, verbose=0, resume_from=hand)
+
+
+def test_fit_resumes_from_a_checkpoint_in_the_previous_layout(tmp_path):
+    """Format /1 (fit's own layout before the formats were unified) still resumes exactly."""
+    import json
+
+    from deeprecipe import load, save
+    x, y = data.spirals(n_per_class=10, classes=3, seed=0)
+
+    def run(resume_from=None, epochs=2, cbs=()):
+        model = nn.MLP([2, 4, 3], dropout=0.2, rng=0)
+        train.fit(model, (x, y), epochs=epochs, batch_size=10, seed=0, verbose=0, callbacks=list(cbs),
+                  resume_from=resume_from)
+        return model.state_dict()["0.weight"]
+
+    full = run()
+    run(epochs=1, cbs=[train.ModelCheckpoint(tmp_path, monitor="loss")])
+    tree = load(tmp_path / "last.npz")
+    cb = tree.pop("callbacks")
+    tree.update(format="deeprecipe.train.checkpoint/1", callback_keys=cb["keys"], callback_states=cb["states"],
+                rng=json.dumps(tree["rng"]))
+    save(tmp_path / "old.npz", tree)
+    np.testing.assert_array_equal(run(resume_from=tmp_path / "old.npz"), full)
