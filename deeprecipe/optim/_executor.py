@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_array_module, is_cupy_array
+from .rule import Scale
 
 
 def _pointer(a) -> int:
@@ -369,7 +370,6 @@ class Chain:
     __slots__ = ("rules", "scales", "writes", "direct", "blockwise")
 
     def __init__(self, rules, hp: dict):
-        from .rule import Scale
         self.rules = [r for r in rules if r.active(hp)]
         self.scales = [isinstance(r, Scale) for r in self.rules]
         self.writes = [(not s) and r.writes_input(hp) for r, s in zip(self.rules, self.scales)]
