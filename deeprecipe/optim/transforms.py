@@ -46,7 +46,12 @@ def exclude_1d(param) -> bool:
 
 class GradientTransform:
     """Base class.  Subclasses implement ``_run(group, run, mask)`` (``mask`` is ``None``
-    or a 0/1 array over the run's elements) or override ``apply``."""
+    or a 0/1 array over the run's elements) or override ``apply``.
+
+    A ``run`` is a range of one flat buffer's parameters seen as 1-D views: ``run.grad``
+    (the optimizer's own copy of the gradients: writable), ``run.param``, ``run.tmp(k)``
+    (scratch), ``run.xp``, ``run.size``.  Transforms run on whole runs before the chain of
+    rules, because some need every gradient first (the joint norm of ``ClipGradNorm``)."""
 
     def __init__(self, mask=None, groups=None):
         if mask is not None and not callable(mask):
