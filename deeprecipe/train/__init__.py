@@ -12,7 +12,7 @@
 """
 from .callbacks import (  # noqa: F401
     Callback, CallbackList, CSVLogger, EarlyStopping, LRScheduler, ModelCheckpoint, ProgressBar,
-    ReduceLROnPlateau, TensorBoard, TerminateOnNaN,
+    ReduceLROnPlateau, TensorBoard, TerminateOnDivergence, TerminateOnNaN,
 )
 from .history import History  # noqa: F401
 from .losses import LOSS_NAMES, get_loss  # noqa: F401
@@ -22,5 +22,5 @@ from .config import TrainConfig  # noqa: F401
 __all__ = [
     "fit", "evaluate", "predict", "Trainer", "History", "load_checkpoint", "get_loss", "LOSS_NAMES",
     "TrainConfig", "Callback", "CallbackList", "ProgressBar", "EarlyStopping", "LRScheduler",
-    "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger", "TerminateOnNaN", "TensorBoard",
+    "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger", "TerminateOnNaN", "TerminateOnDivergence", "TensorBoard",
 ]
