@@ -124,7 +124,8 @@ def main(args) -> int:
     test = summary["test"]
     if test:
         parts.append(f"test_loss {test['loss']:.4f}  test_accuracy {test['accuracy']:.4f}")
-    print(f"done: {len(summary['history']['epoch'])} epochs  " + "  ".join(parts))
+    status = "diverged (exit code 1) after" if summary["diverged"] else "done:"
+    print(f"{status} {len(summary['history']['epoch'])} epochs  " + "  ".join(parts))
     if summary["stop_reason"]:
         print(summary["stop_reason"])
     print(f"wrote {cfg.out}/config.json, metrics.csv, metrics.json, checkpoints/")

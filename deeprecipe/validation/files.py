@@ -49,6 +49,7 @@ def check_payload_fits(path, need: int, available: int, what: str, compressed: b
                             f"but {how}; download or write the file again")
 
 
+_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError)
 _NPZ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError,
                RuntimeError)
 
@@ -85,6 +86,9 @@ def read_npz_arrays(path, names=None, what: str = "data file") -> dict:
                     version = np.lib.format.read_magic(f)
                     shape, _, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
                                        else np.lib.format.read_array_header_2_0(f))
+            except _DAMAGE as e:
+                raise DataFileError(f"{what} {path!r} is damaged: array {name!r} fails its zip check "
+                                    f"({type(e).__name__}: {e}); write the file again") from None
             except _NPZ_ERRORS as e:
                 raise DataFileError(f"{what} {path!r}: array {name!r} has no valid .npy header "
                                     f"({type(e).__name__}: {e})") from None

@@ -9,6 +9,7 @@ machine that swaps for minutes.
 """
 from __future__ import annotations
 
+import itertools
 import numbers
 
 #: Largest number of parameters a model builder accepts (4 GB of float32 weights, before
@@ -59,7 +60,7 @@ def mlp_parameter_count(sizes, pieces: int = 1) -> int:
     """Weights and biases of an MLP with these sizes (``pieces`` pre-activations per hidden unit)."""
     total = 0
     last = len(sizes) - 2
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         width = n_out * (pieces if i < last else 1)
         total += n_in * width + width
     return total
