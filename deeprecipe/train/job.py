@@ -12,6 +12,14 @@ Output folder layout::
     <out>/metrics.json         the whole History, per-step series and the test metrics
     <out>/checkpoints/last.npz the latest training checkpoint (resumable, atomic)
     <out>/checkpoints/best.npz the best epoch by val_loss (when there is a validation split)
+    <out>/.deeprecipe-run.json the manifest: the files above, written first; ``--overwrite``
+                               removes only these and refuses a folder without a manifest
+
+Exit codes of ``deeprecipe train``: 0 done; 1 the run diverged -- a NaN/inf loss
+(``TerminateOnNaN``) or a finite loss above ``1000 x max(running minimum, 1% of the first
+loss)`` (``TerminateOnDivergence``, see :mod:`deeprecipe.train.callbacks.divergence`); the
+checkpoints on disk are the last ones written before that step, all finite; 2 bad input
+or a refused output folder, with nothing written.
 """
 from __future__ import annotations
 
