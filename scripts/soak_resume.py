@@ -136,7 +136,7 @@ def main(argv=None) -> int:
         else:
             k = rng.randint(1, args.max_steps)
             extra = rng.uniform(0.0, 0.03)
-            moment = f"{extra * 1e3:4.1f} ms after the {k}th checkpoint write"
+            moment = f"{extra * 1e3:4.1f} ms after checkpoint write #{k} of the attempt"
             if _wait_writes(p, ck, before, k):
                 time.sleep(extra)
         if p.poll() is None:

@@ -220,6 +220,7 @@ def check_out_dir(cfg: TrainConfig) -> str:
     if os.path.lexists(out) and not os.path.isdir(out):
         raise RunDirError(f"--out {out!r} exists and is not a folder; choose another --out")
     manifest = rundir.read_manifest(out) if os.path.isdir(out) else None
+    rundir.check_no_links(out, (*RUN_FILES, *RUN_DIRS))
     ours = [f for f in (*RUN_FILES, *RUN_DIRS) if os.path.lexists(os.path.join(out, f))]
     if cfg.overwrite:
         if manifest is None and os.path.isdir(out) and os.listdir(out):

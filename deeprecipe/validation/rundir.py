@@ -12,7 +12,9 @@ then removes exactly those (:func:`remove_run_files`) and nothing else:
   as the file or link itself (``os.unlink``; a symbolic link's target is never touched);
 * a listed folder is removed only when it is empty afterwards (files someone else put
   in ``checkpoints/`` stay, and so does the folder);
-* orphan temporary files of interrupted atomic writes of the listed names go too.
+* orphan temporary files of interrupted atomic writes of the listed names go too;
+* a run never writes through a symbolic link in place of one of its names
+  (``checkpoints -> /elsewhere``): :func:`check_no_links` refuses the folder.
 """
 from __future__ import annotations
 
@@ -66,6 +68,16 @@ def read_manifest(out) -> dict | None:
             or not isinstance(doc.get("dirs"), list):
         raise RunDirError(f"{path!r} is not a deeprecipe run manifest; nothing was deleted. Choose another --out")
     return doc
+
+
+def check_no_links(out, names) -> None:
+    """Refuse an output folder where a name the run writes (``checkpoints``, ``metrics.csv``, ...)
+    is a symbolic link: writing through it would put files outside ``out``."""
+    for rel in names:
+        p = os.path.join(out, *rel.split("/"))
+        if os.path.islink(p):
+            raise RunDirError(f"{p!r} is a symbolic link (to {os.readlink(p)!r}); a run writes only inside "
+                              f"{out!r}, never through links: remove the link or choose another --out")
 
 
 def owned_paths(out, manifest: dict, allowed_files, allowed_dirs) -> tuple[list, list]:

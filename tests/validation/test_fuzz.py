@@ -3,7 +3,9 @@ command lines.  Each property: a correct result, or a clear deeprecipe error (a 
 TypeError / OSError subclass with a message; file errors name the file) -- never another
 exception, never a write outside the target folder, never code execution.
 
-Bounded example counts and no deadline keep the whole module to a few seconds.
+Bounded example counts (``DEEPRECIPE_FUZZ_EXAMPLES``, default 60, derandomized so CI is
+reproducible) and no deadline keep the whole module to a few seconds; set it higher to search
+longer with fresh random examples.
 """
 import gzip
 import io
@@ -23,7 +25,9 @@ from deeprecipe.serialization import CheckpointError
 from .conftest import snapshot
 
 CLEAR = (ValueError, TypeError, OSError)
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
+#: examples per property; raise it to search longer (e.g. DEEPRECIPE_FUZZ_EXAMPLES=2000, not in CI)
+EXAMPLES = int(os.environ.get("DEEPRECIPE_FUZZ_EXAMPLES", "60"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 60,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
@@ -320,7 +324,7 @@ def sandbox(tmp_path, monkeypatch):
     return tmp_path
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
+@settings(max_examples=max(EXAMPLES * 2 // 3, 1), deadline=None, derandomize=EXAMPLES <= 60,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(args=argv())
 def test_fuzz_cli_argv(sandbox, capsys, args):

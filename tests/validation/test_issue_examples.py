@@ -261,6 +261,16 @@ def test_overwrite_removes_only_what_the_run_wrote(tmp_path, toy_npz, capsys):
     assert json.loads((out / "config.json").read_text())["lr"] == 0.01
 
 
+def test_a_run_never_writes_through_a_link_in_its_folder(tmp_path, toy_npz, capsys):
+    out, elsewhere = tmp_path / "run", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "checkpoints").symlink_to(elsewhere)
+    err = refused(capsys, "--data", f"npz:{toy_npz}", out=out)
+    assert "symbolic link" in err and "checkpoints" in err
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_orphan_temp_file_of_a_killed_write_is_cleaned_on_the_next_write(tmp_path):
     target = tmp_path / "last.npz"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
