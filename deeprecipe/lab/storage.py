@@ -179,9 +179,17 @@ def is_experiment_dir(path) -> bool:
     return os.path.isfile(os.path.join(os.fspath(path), "experiment.json"))
 
 
+def check_results_dir(out) -> None:
+    """``out`` is a folder or does not exist yet (it may be a link to a folder: the user's choice)."""
+    out = os.fspath(out)
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise ResultsError(f"results directory {out!r} exists but is not a folder; give a folder for --out")
+
+
 def list_experiment_dirs(out) -> list:
     """Sub-directories of ``out`` that hold an experiment's results, sorted by name."""
     out = os.fspath(out)
+    check_results_dir(out)
     if not os.path.isdir(out):
         raise ResultsError(f"results directory {out!r} does not exist; run "
                            f"`deeprecipe lab run ... --out {out}` first")

@@ -404,3 +404,13 @@ def test_toml_errors_name_the_file(tmp_path, capsys):
     alias = tmp_path / "alias.toml"
     alias.write_text("learning_rate = 0.1\n")
     assert "did you mean 'lr'?" in refused(capsys, "--config", alias)
+
+
+def test_lab_commands_refuse_a_file_as_results_directory(tmp_path, capsys):
+    f = tmp_path / "results.txt"
+    f.write_text("mine")
+    assert main(["lab", "run", "deep-sigmoid", "--preset", "test", "--out", str(f)]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    assert main(["lab", "report", str(f)]) != 0
+    assert "is not a folder" in capsys.readouterr().err
+    assert f.read_text() == "mine"
