@@ -41,7 +41,7 @@ from .callbacks.progress import ProgressBar
 from .history import History
 from .losses import get_loss
 from .metrics import resolve_metrics
-from .validation import check_fit_arrays, check_numeric_finite, model_device, model_dtype, prepare_batch
+from .validation import as_array, callback_list, check_fit_arrays, check_numeric_finite, model_device, model_dtype, prepare_batch
 
 CHECKPOINT_FORMAT = "deeprecipe.train.checkpoint/1"
 
@@ -86,7 +86,8 @@ def make_loader(data, batch_size, shuffle=True, drop_last=False, seed=None, name
         return data
     if isinstance(data, (tuple, list)) and len(data) == 2:
         x, y = data
-        return DataLoader(np.asarray(x), np.asarray(y), batch_size=batch_size, shuffle=shuffle,
+        y = None if y is None else as_array(y, f"{name} y")
+        return DataLoader(as_array(x, f"{name} x"), y, batch_size=batch_size, shuffle=shuffle,
                           drop_last=drop_last, seed=seed)
     raise TypeError(f"{name} data must be a tuple (x, y) or a deeprecipe.data.DataLoader, got {type(data).__name__}")
 
@@ -209,7 +210,7 @@ class Trainer:
         self.loss = get_loss(loss)
         self.metrics = resolve_metrics(metrics, self.loss.kind)
         self.optimizer = make_optimizer(optimizer, model, lr)
-        callbacks = list(callbacks or [])
+        callbacks = callback_list(callbacks)
         hist = [cb for cb in callbacks if isinstance(cb, History)]
         if len(hist) > 1:
             raise ValueError("pass at most one History callback")
