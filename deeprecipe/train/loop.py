@@ -41,7 +41,8 @@ from .callbacks.progress import ProgressBar
 from .history import History
 from .losses import get_loss
 from .metrics import resolve_metrics
-from .validation import as_array, callback_list, check_fit_arrays, check_numeric_finite, model_device, model_dtype, prepare_batch
+from .validation import (as_array, callback_list, check_fit_arrays, check_numeric_finite, model_device, model_dtype,
+                         prepare_batch)
 
 CHECKPOINT_FORMAT = "deeprecipe.train.checkpoint/1"
 
@@ -87,8 +88,8 @@ def make_loader(data, batch_size, shuffle=True, drop_last=False, seed=None, name
     if isinstance(data, (tuple, list)) and len(data) == 2:
         x, y = data
         y = None if y is None else as_array(y, f"{name} y")
-        return DataLoader(as_array(x, f"{name} x"), y, batch_size=batch_size, shuffle=shuffle,
-                          drop_last=drop_last, seed=seed)
+        return DataLoader(as_array(x, f"{name} x"), y, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                          seed=seed)
     raise TypeError(f"{name} data must be a tuple (x, y) or a deeprecipe.data.DataLoader, got {type(data).__name__}")
 
 

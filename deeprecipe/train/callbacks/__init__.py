@@ -11,4 +11,5 @@ from .tensorboard import TensorBoard  # noqa: F401
 from ..history import History  # noqa: F401
 
 __all__ = ["Callback", "CallbackList", "History", "ProgressBar", "EarlyStopping", "LRScheduler",
-           "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger", "TerminateOnNaN", "TerminateOnDivergence", "TensorBoard"]
+           "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger", "TerminateOnNaN", "TerminateOnDivergence",
+           "TensorBoard"]
