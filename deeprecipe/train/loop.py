@@ -414,8 +414,12 @@ class Trainer:
             self.model.load_state_dict(state["model"])
         except StateDictError as e:
             raise ValueError(f"the checkpoint does not fit this model:\n{e}") from None
-        self.optimizer.load_state_dict(state["optimizer"])
-        self._load_callback_states(list(state["callback_keys"]), list(state["callback_states"]))
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self._load_callback_states(list(state["callback_keys"]), list(state["callback_states"]))
+        except (KeyError, TypeError, IndexError, AttributeError) as e:  # a state written for something else
+            raise ValueError(f"the checkpoint's optimizer or callback state does not fit this run "
+                             f"({type(e).__name__}: {e}); resume with the same optimizer and callbacks") from None
 
     def _epochs(self, loader, start_batch, state, val_arrays, val_bs, device, dtype):
         model, opt, cbl = self.model, self.optimizer, self.callbacks
@@ -509,7 +513,8 @@ def load_checkpoint(path) -> dict:
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path!r} is not a deeprecipe training checkpoint (format {CHECKPOINT_FORMAT}); "
                          "a weights-only file loads with model.load_state_dict(deeprecipe.load(path))")
-    return state
+    from ..validation.checkpoints import check_training_state
+    return check_training_state(state, path)
 
 
 # ---------------------------------------------------------------------------- public API

@@ -266,8 +266,13 @@ def test_fuzz_toml_config(tmp_path, items, table, junk):
 # ---------------------------------------------------------------- command lines
 _OPTS = {
     "--data": ["npz:tiny.npz", "npz:missing.npz", "npz:", "npz:sub", "npz:damaged.npz", "npz:../victim/x.npz",
-               "spiralz", ""],
-    "--model": ["mlp:4", "mlp:", "mlp:4.5", "mlp:0", "mlp:-1", "cnn:4", "mlp:99999999999", "rnn:3", "mlp:4,x"],
+               "npz:job.toml", "npz:images.npz", "spiralz", ""],
+    "--norm": ["none", "batch", "layer", "group"],
+    "--init": ["he", "normal", "default", "zeros"],
+    "--weight-decay": ["0", "0.1", "-1", "inf"],
+    "--progress": ["none", "lines", "bar", "loud"],
+    "--model": ["mlp:4", "mlp:", "mlp:4.5", "mlp:0", "mlp:-1", "cnn:4", "cnn:2/3", "cnn:2,2,2,2", "mlp:99999999999",
+                "rnn:3", "mlp:4,x"],
     "--epochs": ["0", "1", "2", "-1", "x", "1.5", "1e309"],
     "--batch-size": ["0", "16", "-3", "1e3", "nan"],
     "--lr": ["0", "-1", "nan", "inf", "1e6", "0.05", "1e-300", "x"],
@@ -315,6 +320,8 @@ def sandbox(tmp_path, monkeypatch):
     x, y = toy_arrays(n=24)
     np.savez(work / "tiny.npz", x_train=x, y_train=y)
     (work / "damaged.npz").write_bytes((work / "tiny.npz").read_bytes()[:200])
+    images = np.random.default_rng(0).integers(0, 255, size=(16, 6, 6), dtype=np.uint8)
+    np.savez(work / "images.npz", x_train=images, y_train=np.arange(16) % 2)
     (work / "job.toml").write_text('model = "mlp:4"\nepochs = 1\nlr = 0.05\n')
     (work / "victim-link").symlink_to(victim)
     monkeypatch.chdir(work)
@@ -353,3 +360,49 @@ def test_fuzz_cli_argv(sandbox, capsys, args):
     allowed = ("work/run", "work/run2", "work/runs", "work/sub")
     assert all(p.startswith(allowed) for p in changed), sorted(changed)
     assert not any(p.startswith("victim") for p in changed)
+
+
+# ---------------------------------------------------------------- well-formed but wrong training checkpoints
+@pytest.fixture(scope="module")
+def training_checkpoint(tmp_path_factory):
+    from deeprecipe import nn
+    from deeprecipe.train import ModelCheckpoint, fit
+    d = tmp_path_factory.mktemp("tck")
+    x = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+    fit(nn.MLP([4, 3], rng=0), (x, np.arange(40) % 3), epochs=1, batch_size=8, verbose=0, seed=0,
+        callbacks=[ModelCheckpoint(d / "ck", save_best=False)])
+    return load(d / "ck" / "last.npz"), x
+
+
+_HOSTILE = st.sampled_from([-1, 10**12, "a", None, 1.5, True, [], {}, [1, 2], {"a": 1}, "{}", "nan",
+                            np.full(3, np.nan, np.float32)])
+
+
+@FUZZ
+@given(field=st.sampled_from(["epoch", "batch", "global_step", "epochs", "steps_per_epoch", "stopped",
+                              "stop_reason", "loader_seed", "rng", "sums", "model", "optimizer",
+                              "callback_keys", "callback_states", "format"]),
+       value=_HOSTILE, nested=st.booleans())
+def test_fuzz_training_checkpoint_fields(tmp_path, training_checkpoint, field, value, nested):
+    import copy
+
+    from deeprecipe import nn
+    from deeprecipe.train import ModelCheckpoint, fit
+    state, x = training_checkpoint
+    state = copy.deepcopy(state)
+    target = state[field]
+    if nested and isinstance(target, dict) and target:  # replace one entry inside the field instead
+        target[sorted(target, key=str)[0]] = value
+    elif nested and isinstance(target, list) and target:
+        target[0] = value
+    else:
+        state[field] = value
+    path = tmp_path / "edited.npz"
+    save(path, state)
+    try:
+        fit(nn.MLP([4, 3], rng=0), (x, np.arange(40) % 3), epochs=2, batch_size=8, verbose=0, seed=0,
+            resume_from=path, callbacks=[ModelCheckpoint(tmp_path / "ck", save_best=False)])
+        event("resumed")
+    except Exception as e:  # noqa: BLE001
+        event(type(e).__name__)
+        assert_clear(e)
