@@ -109,9 +109,9 @@ def _safe_figure(out: str, exp_id: str, figure):
         return None
     try:
         path = regular_file_inside(out, exp_id, "figure.png")
+        return path if os.path.samefile(path, figure) else None
     except (OSError, ValueError):
         return None
-    return path if os.path.samefile(path, figure) else None
 
 
 def _saved_outcome(out: str, exp_id: str) -> Outcome:

@@ -217,6 +217,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         ("checkpoint_every", cfg.checkpoint_every >= 0, "must be >= 0 (0: only at epoch ends)"),
         ("threads", cfg.threads >= 0, "must be >= 0 (0: leave BLAS as it is)"),
     ]
+    checks += [(name, "\0" not in getattr(cfg, name), "must not contain a NUL character")
+               for name in ("data", "model", "out", "optimizer")]
     for name, ok, msg in checks:
         if not ok:
             raise ValueError(f"{name} {msg}, got {getattr(cfg, name)!r}")
