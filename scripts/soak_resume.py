@@ -15,8 +15,10 @@ What it does:
    and sometimes (``--startup-fraction``) during start-up; then restarts it with
    ``--resume``; ``--kills`` times;
 3. lets the last resume finish, then compares ``checkpoints/last.npz``,
-   ``checkpoints/best.npz`` and ``metrics.csv`` with the uninterrupted run (bytes), and
-   checks that no orphan temporary file is left.
+   ``checkpoints/best.npz`` and ``metrics.csv`` with the uninterrupted run (bytes) and
+   ``metrics.json`` (parsed, apart from the ``out``/``resume`` options), and checks that no
+   temporary file is left (a kill during a write leaves one; the next write of that file
+   deletes it).
 
 Exit code 0 when every file is identical, 1 otherwise.  Not a unit test (it takes a
 minute or two); its output goes into the reliability notes.
@@ -83,6 +85,17 @@ def _wait_writes(p, path, key, k: int) -> bool:
                 return True
         time.sleep(0.002)
     return False
+
+
+def _summary(path):
+    import json
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        d = json.load(f)
+    d["config"].pop("out", None)
+    d["config"].pop("resume", None)
+    return d
 
 
 def temporaries(out: str) -> list:
@@ -173,6 +186,12 @@ def main(argv=None) -> int:
         same = a == b and a != "(missing)"
         ok &= same
         print(f"{f:22s} uninterrupted {a}  killed {this_run}x+resumed {b}  {'identical' if same else 'DIFFERENT'}")
+    # metrics.json names its own folder (config.out); everything else must be equal.
+    a, b = (_summary(os.path.join(d, "metrics.json")) for d in (ref, soak))
+    same = a == b and a is not None
+    ok &= same
+    print(f"{'metrics.json':22s} history, test metrics and config (apart from 'out') "
+          f"{'identical' if same else 'DIFFERENT'}")
     left = temporaries(soak)
     print(f"kills: {kills}; runs that finished before their kill: {finished_early}; kills that left a temporary "
           f"file: {orphans_seen}; temporary files left at the end: {len(left)}")
