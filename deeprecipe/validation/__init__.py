@@ -14,8 +14,12 @@ arrays given to ``fit``    lengths, finiteness, labels vs model outputs        `
 result directories         manifest of what a run wrote; ``--overwrite`` only  :mod:`.rundir`
                            removes that; lab results read as regular files
                            inside the directory only
-checkpoints / atomic       checksums and header checks (``serialization``);    :mod:`.tempfiles`
-writes                     orphan temporary files cleaned on the next write
+checkpoints                file integrity (zip, header, SHA-256) in            ``serialization``,
+                           ``serialization``; every field a resumed ``fit``    :mod:`.checkpoints`
+                           uses (counters, RNG, sums, finite weights)
+atomic writes              one temporary-file name; orphans of killed writes   :mod:`.tempfiles`
+                           removed on the next write of the same file
+divergence                 a finite loss 1000x over its reference stops a run  ``train.callbacks.divergence``
 =========================  ==================================================  ==========================
 
 Every error is a ``ValueError``/``TypeError``/``OSError`` subclass whose message names the
