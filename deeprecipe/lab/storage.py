@@ -176,7 +176,8 @@ def unit_dir(out, experiment_id: str, seed: int) -> str:
 
 
 def is_experiment_dir(path) -> bool:
-    return os.path.isfile(os.path.join(os.fspath(path), "experiment.json"))
+    """``path`` has an ``experiment.json`` entry (of any kind: a damaged one is reported, not skipped)."""
+    return os.path.isdir(path) and os.path.lexists(os.path.join(os.fspath(path), "experiment.json"))
 
 
 def check_results_dir(out) -> None:

@@ -12,6 +12,7 @@ import io
 import os
 import pickle
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -406,3 +407,86 @@ def test_fuzz_training_checkpoint_fields(tmp_path, training_checkpoint, field, v
     except Exception as e:  # noqa: BLE001
         event(type(e).__name__)
         assert_clear(e)
+
+
+# ---------------------------------------------------------------- lab results directories
+@pytest.fixture(scope="module")
+def lab_results(tmp_path_factory):
+    from deeprecipe.lab import registry, run_experiments
+
+    from ..lab.toy import TOY
+    registry.register(TOY)
+    out = tmp_path_factory.mktemp("lab") / "res"
+    run_experiments([TOY], preset="test", out=out, progress=False)
+    yield out, TOY
+    registry.unregister(TOY.id)
+
+
+_LAB_FILES = ["experiment.json", "verdict.json", "figure.png", "seed-0/unit.json", "seed-0/arrays.npz",
+              "seed-1/unit.json", "seed-1", "."]
+
+
+@settings(max_examples=max(EXAMPLES // 4, 1), deadline=None, derandomize=EXAMPLES <= 60,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(target=st.sampled_from(_LAB_FILES), how=st.sampled_from(["cut", "flip", "link", "dir", "empty", "json"]),
+       at=st.integers(0, 10**5), renamed=st.booleans())
+def test_fuzz_lab_results_directory(tmp_path, lab_results, target, how, at, renamed):
+    import json
+    import shutil
+
+    from deeprecipe.lab import write_report
+    import tempfile
+    src, toy = lab_results
+    tmp_path = Path(tempfile.mkdtemp(dir=tmp_path))  # one folder per example
+    res = tmp_path / "res"
+    shutil.copytree(src, res, symlinks=True)
+    exp = toy.id
+    if renamed:  # the same results under an id this deeprecipe does not know: rendered from verdict.json
+        shutil.copytree(res / exp, res / "other-exp")
+        for p in (res / "other-exp").rglob("*.json"):
+            d = json.loads(p.read_text())
+            d["id"] = "other-exp"
+            p.write_text(json.dumps(d))
+        exp = "other-exp"
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"\x89PNG\r\n\x1a\n" + b"SECRET" * 20)
+    p = res / exp / target
+    if how == "link":
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+        p.symlink_to(secret if target != "." and not target.endswith("seed-1") else tmp_path)
+    elif how == "dir" and p.is_file():
+        p.unlink()
+        p.mkdir()
+    elif p.is_file():
+        raw = bytearray(p.read_bytes())
+        if how == "cut":
+            raw = raw[:at % (len(raw) + 1)]
+        elif how == "flip" and raw:
+            raw[at % len(raw)] ^= 0x5A
+        elif how == "empty":
+            raw = bytearray()
+        elif how == "json":
+            raw = bytearray(json.dumps([at, None]).encode())
+        p.write_bytes(bytes(raw))
+    fig = res / exp / "figure.png"
+    if fig.is_file() and not fig.is_symlink():
+        os.utime(fig, (4e9, 4e9))  # not stale: no redraw, the test stays fast
+    before = snapshot(tmp_path)
+    from deeprecipe.lab.storage import ResultsError
+    try:
+        rep = write_report(res)  # a damaged experiment is an entry marked failed, not an exception
+    except ResultsError as e:  # ... unless no experiment is left at all (its folder became a link elsewhere)
+        assert "holds no lab results" in str(e) and how == "link" and target == "."
+        event("no experiment left")
+        return
+    event("failed" if any(not e.outcome.ok for e in rep["entries"]) else "all ok")
+    with open(rep["html"], "rb") as f:
+        html = f.read()
+    import base64
+    assert base64.b64encode(secret.read_bytes())[:24] not in html
+    assert secret.read_bytes().startswith(b"\x89PNG")
+    changed = {k for k in set(before) | set(snapshot(tmp_path)) if before.get(k) != snapshot(tmp_path).get(k)}
+    assert all(k.startswith("res") for k in changed), changed
