@@ -414,3 +414,25 @@ def test_lab_commands_refuse_a_file_as_results_directory(tmp_path, capsys):
     assert main(["lab", "report", str(f)]) != 0
     assert "is not a folder" in capsys.readouterr().err
     assert f.read_text() == "mine"
+
+
+def test_divergence_state_survives_resume_and_old_checkpoints_still_resume(tmp_path):
+    from deeprecipe import load
+    x, y = toy_arrays()
+    cb = TerminateOnDivergence()
+    fit(nn.MLP([4, 8, 3], rng=0), (x, y), epochs=1, batch_size=20, verbose=0, seed=0,
+        callbacks=[cb, ModelCheckpoint(tmp_path / "ck", save_best=False)])
+    state = load(tmp_path / "ck" / "last.npz")
+    i = state["callback_keys"].index("TerminateOnDivergence#0")
+    assert state["callback_states"][i]["first_loss"] == cb.first_loss
+    resumed = TerminateOnDivergence()
+    fit(nn.MLP([4, 8, 3], rng=0), (x, y), epochs=2, batch_size=20, verbose=0, seed=0,
+        resume_from=tmp_path / "ck" / "last.npz", callbacks=[resumed, ModelCheckpoint(tmp_path / "ck2", save_best=False)])
+    assert resumed.first_loss == cb.first_loss and resumed.min_loss <= cb.min_loss
+    # a checkpoint written without the callback resumes with it
+    fit(nn.MLP([4, 8, 3], rng=0), (x, y), epochs=1, batch_size=20, verbose=0, seed=0,
+        callbacks=[ModelCheckpoint(tmp_path / "old", save_best=False)])
+    late = TerminateOnDivergence()
+    fit(nn.MLP([4, 8, 3], rng=0), (x, y), epochs=2, batch_size=20, verbose=0, seed=0,
+        resume_from=tmp_path / "old" / "last.npz", callbacks=[late, ModelCheckpoint(tmp_path / "old", save_best=False)])
+    assert late.first_loss is not None

@@ -95,6 +95,10 @@ class TerminateOnDivergence(Callback):
             self.min_loss, self.min_step = loss, step
 
     def state_dict(self) -> dict:
+        # Empty before the first step, so a checkpoint written without this callback (an older
+        # run) still resumes: the references then start again from the resumed step.
+        if self.first_loss is None:
+            return {}
         return {"first_loss": self.first_loss, "min_loss": self.min_loss, "min_step": self.min_step}
 
     def load_state_dict(self, state: dict) -> None:
