@@ -427,7 +427,8 @@ def test_divergence_state_survives_resume_and_old_checkpoints_still_resume(tmp_p
     assert state["callback_states"][i]["first_loss"] == cb.first_loss
     resumed = TerminateOnDivergence()
     fit(nn.MLP([4, 8, 3], rng=0), (x, y), epochs=2, batch_size=20, verbose=0, seed=0,
-        resume_from=tmp_path / "ck" / "last.npz", callbacks=[resumed, ModelCheckpoint(tmp_path / "ck2", save_best=False)])
+        resume_from=tmp_path / "ck" / "last.npz",
+        callbacks=[resumed, ModelCheckpoint(tmp_path / "ck2", save_best=False)])
     assert resumed.first_loss == cb.first_loss and resumed.min_loss <= cb.min_loss
     # a checkpoint written without the callback resumes with it
     fit(nn.MLP([4, 8, 3], rng=0), (x, y), epochs=1, batch_size=20, verbose=0, seed=0,
