@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from collections.abc import Callable
+from typing import Callable
 
 # name -> (attribute of deeprecipe.functions, kind)
 _LOSSES = {

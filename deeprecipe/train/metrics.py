@@ -14,7 +14,7 @@ function's ``__name__``.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from typing import Callable
 
 from ..backend import get_array_module
 
