@@ -163,6 +163,9 @@ def check_fit_arrays(model, x, y, loss_kind: str, name: str = "train", transform
         elif y.shape[1:] != (c,):
             raise ValueError(f"{name} targets of shape {y.shape} do not match the model's {c} outputs: "
                              f"give integer labels (N,) or probability rows (N, {c})")
+        elif y.dtype.kind != "f":
+            raise TypeError(f"{name} targets of shape {y.shape} are read as probability rows, which must be floats, "
+                            f"got dtype {y.dtype}; give integer labels of shape (N,) or y.astype(np.float32)")
     elif loss_kind in ("binary", "regression"):
         if tuple(y.shape[1:]) != tuple(out_shape[1:]):
             raise ValueError(

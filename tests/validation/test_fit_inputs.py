@@ -19,6 +19,7 @@ def _x_y():
     ("negative", r"labels must lie in \[0, 3\).*= -1"),
     ("stray", r"labels must lie in \[0, 3\).*= 1000000"),
     ("empty_val", r"the val data is empty"),
+    ("int_rows", r"probability rows, which must be floats, got dtype int64"),
 ])
 def test_bad_fit_input(tmp_path, case, match):
     x, y = _x_y()
@@ -38,6 +39,8 @@ def test_bad_fit_input(tmp_path, case, match):
         y[2] = 1_000_000
     elif case == "empty_val":
         val = (x[:0], y[:0])
+    elif case == "int_rows":  # (N, 3) integers used to pass the checks and fail inside the loss
+        train = (x, np.eye(3, dtype=np.int64)[y])
     with pytest.raises((ValueError, TypeError), match=match):
         fit(nn.MLP([4, 3], rng=0), train, val=val, epochs=1, verbose=0, **kw)
     assert not (tmp_path / "out").exists()

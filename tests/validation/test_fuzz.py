@@ -490,3 +490,41 @@ def test_fuzz_lab_results_directory(tmp_path, lab_results, target, how, at, rena
     assert secret.read_bytes().startswith(b"\x89PNG")
     changed = {k for k in set(before) | set(snapshot(tmp_path)) if before.get(k) != snapshot(tmp_path).get(k)}
     assert all(k.startswith("res") for k in changed), changed
+
+
+# ---------------------------------------------------------------- arrays given to fit
+@FUZZ
+@given(n=st.integers(0, 12), d=st.sampled_from([0, 1, 3, 4]),
+       x_dtype=st.sampled_from(["f4", "f8", "i8", "u1", "c8", "?", "U1", "O"]),
+       x_poison=st.sampled_from([None, np.nan, np.inf, 1e300, -1e39]),
+       y_dtype=st.sampled_from(["i8", "u1", "f4", "O"]),
+       y_shape=st.sampled_from(["n", "n-1", "n,3", "scalar"]),
+       y_poison=st.sampled_from([None, -1, 3, 2**40, 2**63 - 1]), clean=st.booleans())
+def test_fuzz_fit_arrays(tmp_path, n, d, x_dtype, x_poison, y_dtype, y_shape, y_poison, clean):
+    from deeprecipe import nn
+    from deeprecipe.train import CSVLogger, fit
+    if clean:  # half the examples are good arrays, so training itself is exercised too
+        n, d, x_poison, y_dtype, y_shape, y_poison = max(n, 1), 4, None, "i8", "n", None
+        x_dtype = x_dtype if x_dtype in ("f4", "f8", "u1") else "f4"
+    rng = np.random.default_rng(n + d)
+    x = rng.normal(size=(n, d))
+    if x_poison is not None and x.size:
+        x.flat[rng.integers(x.size)] = x_poison
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = x.astype(x_dtype) if x_dtype != "O" else x.astype(object)
+    shape = {"n": (n,), "n-1": (max(n - 1, 0),), "n,3": (n, 3), "scalar": ()}[y_shape]
+    y = rng.integers(0, 3, size=shape)
+    if y_poison is not None and y.size:
+        y = y.astype(np.int64)
+        y.flat[0] = min(y_poison, 2**62)
+    y = y.astype(y_dtype) if y_dtype != "O" else y.astype(object)
+    import tempfile
+    out = Path(tempfile.mkdtemp(dir=tmp_path)) / "out"  # one folder per example
+    try:
+        fit(nn.MLP([4, 3], rng=0), (x, y), epochs=1, batch_size=4, verbose=0, seed=0,
+            callbacks=[CSVLogger(out / "m.csv")])
+        event("trained")
+    except Exception as e:  # noqa: BLE001
+        event(type(e).__name__)
+        assert_clear(e)
+        assert not out.exists()  # refused before anything was written
