@@ -47,7 +47,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import zipfile
 
 import numpy as np
@@ -175,7 +174,8 @@ def _atomic_write(path, write):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot write checkpoint {path!r}: directory {directory!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    from .validation.tempfiles import make_temp
+    fd, tmp = make_temp(path)  # also deletes what an earlier, killed write of this file left
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..validation.files import check_payload_fits
+
 # IDX type code -> big-endian NumPy dtype
 IDX_DTYPES = {
     0x08: np.dtype(np.uint8),
@@ -94,10 +96,15 @@ def read_idx(path) -> np.ndarray:
     """
     path = Path(path)
     try:
+        compressed = _is_gzip(path)
         with _open(path) as f:
             dtype, shape = _parse_header(f, path)
-            count = int(np.prod(shape, dtype=np.int64))
+            count = int(np.prod(shape, dtype=object))  # exact: a forged header may overflow int64
             nbytes = count * dtype.itemsize
+            # The header is not trusted for the allocation: it may only ask for what the file can hold.
+            available = os.path.getsize(path) - (0 if compressed else 4 + 4 * len(shape))
+            check_payload_fits(path, nbytes, available, f"IDX file of shape {shape} ({dtype.name})",
+                               compressed=compressed)
             # Read straight into the array's memory: one copy of the data, no temporaries.
             out = np.empty(count, dtype=dtype)
             view = memoryview(out.view(np.uint8))

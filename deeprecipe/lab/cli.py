@@ -103,6 +103,8 @@ def cmd_run(args) -> int:
         print(f"warning: experiment module {mod} cannot be imported and is skipped: {error}",
               file=sys.stderr)
     try:
+        from .storage import check_results_dir
+        check_results_dir(args.out)
         outcomes = run_experiments(ids, preset=args.preset, out=args.out, seeds=args.seeds,
                                    jobs=args.jobs, rerun=args.rerun, progress=not args.no_progress)
     except (ResultsError, ValueError) as e:

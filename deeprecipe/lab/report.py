@@ -18,6 +18,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from ..validation.files import regular_file_inside
 from . import registry, storage
 from .experiment import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, Verdict
 from .runner import Outcome, finalize, load_results
@@ -40,8 +41,8 @@ class Entry:
 
 def _figure_stale(exp_dir: str) -> bool:
     fig = os.path.join(exp_dir, "figure.png")
-    if not os.path.isfile(fig):
-        return True
+    if os.path.islink(fig) or not os.path.isfile(fig):
+        return True  # a link is never shown: redraw (the atomic write replaces the link itself)
     t = os.path.getmtime(fig)
     for name in os.listdir(exp_dir):
         unit = os.path.join(exp_dir, name, "unit.json")
@@ -65,44 +66,65 @@ def collect(out) -> list:
     for d in dirs:
         name = os.path.basename(d)
         try:
-            header, results, _ = load_results(d)
-        except storage.ResultsError as e:
-            entries.append(Entry(name, Outcome(name, "failed", error=str(e)), title=name))
-            continue
-        exp_id = header["id"]
-        if exp_id != name:
-            err = (f"{d} holds results of experiment {exp_id!r}; expected {name!r} "
-                   "(a directory renamed or copied by hand)")
-            entries.append(Entry(name, Outcome(name, "failed", error=err), title=name))
-            continue
-        exp = known.get(exp_id)
-        note = ""
-        if exp is not None:
-            outcome = finalize(exp, out, draw=_figure_stale(d))
-        else:
-            outcome = _saved_outcome(d, exp_id)
-            note = ("this version of deeprecipe has no experiment with this id: the verdict "
-                    "saved when it ran is shown, not recomputed")
-        entries.append(Entry(
-            exp_id, outcome, title=header.get("title", exp_id), claim=header.get("claim", ""),
-            source=header.get("source", []), preset=header.get("preset", ""),
-            config=header.get("config", {}), durations=list(results.durations),
-            environment=results.environment or {}, note=note))
+            entry = _entry(out, d, name, known)
+            render_html([entry], out), markdown_summary([entry], out)  # malformed saved fields fail here
+            entries.append(entry)
+        except Exception as e:  # noqa: BLE001 - one broken experiment must not hide the others
+            why = str(e) if isinstance(e, storage.ResultsError) else f"{type(e).__name__}: {e}"
+            entries.append(Entry(name, Outcome(name, "failed", error=why), title=name))
     order = {e: i for i, e in enumerate(registry.CLAIMS_ORDER)}
     entries.sort(key=lambda e: (order.get(e.id, len(order)), e.id))
     return entries
 
 
-def _saved_outcome(exp_dir: str, exp_id: str) -> Outcome:
-    path = os.path.join(exp_dir, "verdict.json")
-    if not os.path.isfile(path):
+def _entry(out: str, d: str, name: str, known: dict) -> Entry:
+    """One experiment's Entry; raises on anything unreadable (``collect`` marks it failed)."""
+    header, results, _ = load_results(d)
+    exp_id = header["id"]
+    if exp_id != name:
+        err = (f"{d} holds results of experiment {exp_id!r}; expected {name!r} "
+               "(a directory renamed or copied by hand)")
+        return Entry(name, Outcome(name, "failed", error=err), title=name)
+    exp = known.get(exp_id)
+    note = ""
+    if exp is not None:
+        outcome = finalize(exp, out, draw=_figure_stale(d))
+    else:
+        outcome = _saved_outcome(out, exp_id)
+        note = ("this version of deeprecipe has no experiment with this id: the verdict "
+                "saved when it ran is shown, not recomputed")
+    outcome.figure = _safe_figure(out, exp_id, outcome.figure)
+    return Entry(
+        exp_id, outcome, title=str(header.get("title", exp_id)), claim=str(header.get("claim", "")),
+        source=[str(s) for s in header.get("source", [])] if isinstance(header.get("source"), list) else [],
+        preset=str(header.get("preset", "")),
+        config=header.get("config", {}) if isinstance(header.get("config"), dict) else {},
+        durations=list(results.durations), environment=results.environment if isinstance(
+            results.environment, dict) else {}, note=note)
+
+
+def _safe_figure(out: str, exp_id: str, figure):
+    """The figure's path if it is ``OUT/<id>/figure.png`` as a regular file (no link), else None."""
+    if not figure:
+        return None
+    try:
+        path = regular_file_inside(out, exp_id, "figure.png")
+        return path if os.path.samefile(path, figure) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _saved_outcome(out: str, exp_id: str) -> Outcome:
+    exp_dir = os.path.join(out, exp_id)
+    if not os.path.lexists(os.path.join(exp_dir, "verdict.json")):
         return Outcome(exp_id, "failed", error="no verdict saved and no experiment code to compute it")
-    d = storage.read_json(path)
+    d = storage.read_result_json(out, exp_id, "verdict.json")
     v = Verdict.from_dict(d) if d.get("verdict") else None
     fig = os.path.join(exp_dir, "figure.png")
-    return Outcome(exp_id, d.get("status", "failed"), verdict=v, error=d.get("error"),
-                   figure=fig if os.path.isfile(fig) else None, seconds=d.get("seconds", 0.0),
-                   seeds=d.get("seeds", []))
+    seeds = d.get("seeds", [])
+    return Outcome(exp_id, str(d.get("status", "failed")), verdict=v, error=d.get("error"),
+                   figure=fig if os.path.lexists(fig) else None, seconds=float(d.get("seconds", 0.0)),
+                   seeds=list(seeds) if isinstance(seeds, list) else [])
 
 
 # --------------------------------------------------------------------------- text helpers
@@ -187,7 +209,8 @@ def _badge(label: str) -> str:
 
 
 def _figure_tag(o: Outcome, exp_id: str) -> str:
-    if not o.figure or not os.path.isfile(o.figure):
+    # o.figure was checked by collect (_safe_figure): a regular file inside the results directory.
+    if not o.figure or os.path.islink(o.figure) or not os.path.isfile(o.figure):
         return '<p class="note">(no figure)</p>'
     with open(o.figure, "rb") as f:
         data = base64.b64encode(f.read()).decode("ascii")

@@ -21,11 +21,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 import uuid
 
 import numpy as np
+
+from ..validation.files import UnsafePathError, read_npz_arrays, regular_file_inside
+from ..validation.tempfiles import make_temp
 
 FORMAT_VERSION = 1
 EXPERIMENT_KIND = "deeprecipe-lab-experiment"
@@ -50,7 +52,7 @@ def atomic_write_bytes(path, data: bytes) -> None:
     path = os.fspath(path)
     d = os.path.dirname(path) or "."
     os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix="-" + os.path.basename(path))
+    fd, tmp = make_temp(path)  # also deletes what an earlier, killed write of this file left
     try:
         os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as f:
@@ -86,6 +88,25 @@ def _json_default(o):
 def read_json(path) -> dict:
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+def read_result_json(root, *parts) -> dict:
+    """A JSON object saved under the results directory ``root`` (``parts`` relative to it),
+    read only if it is a regular file inside ``root`` (no symbolic link on the way); every
+    problem is a :class:`ResultsError` naming the file."""
+    path = os.path.join(os.fspath(root), *parts)
+    try:
+        path = regular_file_inside(root, *parts)
+        doc = read_json(path)
+    except UnsafePathError as e:
+        raise ResultsError(str(e)) from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ResultsError(f"{path} cannot be read ({type(e).__name__}: {e}); delete it or re-run with "
+                           "--rerun") from None
+    if not isinstance(doc, dict):
+        raise ResultsError(f"{path} holds a JSON {type(doc).__name__}, not an object; delete it or re-run "
+                           "with --rerun")
+    return doc
 
 
 # --------------------------------------------------------------------------- metrics split
@@ -155,12 +176,21 @@ def unit_dir(out, experiment_id: str, seed: int) -> str:
 
 
 def is_experiment_dir(path) -> bool:
-    return os.path.isfile(os.path.join(os.fspath(path), "experiment.json"))
+    """``path`` has an ``experiment.json`` entry (of any kind: a damaged one is reported, not skipped)."""
+    return os.path.isdir(path) and os.path.lexists(os.path.join(os.fspath(path), "experiment.json"))
+
+
+def check_results_dir(out) -> None:
+    """``out`` is a folder or does not exist yet (it may be a link to a folder: the user's choice)."""
+    out = os.fspath(out)
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise ResultsError(f"results directory {out!r} exists but is not a folder; give a folder for --out")
 
 
 def list_experiment_dirs(out) -> list:
     """Sub-directories of ``out`` that hold an experiment's results, sorted by name."""
     out = os.fspath(out)
+    check_results_dir(out)
     if not os.path.isdir(out):
         raise ResultsError(f"results directory {out!r} does not exist; run "
                            f"`deeprecipe lab run ... --out {out}` first")
@@ -185,14 +215,13 @@ def _check_header(header: dict, path: str, kind: str, expected_id: str | None):
 
 
 def read_experiment_header(exp_dir, expected_id: str | None = None) -> dict:
-    path = os.path.join(os.fspath(exp_dir), "experiment.json")
-    if not os.path.isfile(path):
+    exp_dir = os.fspath(exp_dir)
+    path = os.path.join(exp_dir, "experiment.json")
+    if not os.path.lexists(path):
         raise ResultsError(f"{exp_dir} holds no lab results (no experiment.json); "
                            "run `deeprecipe lab run ID --out DIR` first")
-    try:
-        header = read_json(path)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ResultsError(f"{path} is not valid JSON ({e}); delete it or re-run with --rerun") from e
+    parent, name = os.path.split(os.path.abspath(exp_dir))
+    header = read_result_json(parent, name, "experiment.json")
     _check_header(header, path, EXPERIMENT_KIND, expected_id)
     return header
 
@@ -254,17 +283,24 @@ def load_unit(out, experiment_id: str, seed: int) -> dict | None:
     """The saved record of one seed with its metrics (arrays restored), or None if absent."""
     d = unit_dir(out, experiment_id, seed)
     path = os.path.join(d, "unit.json")
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         return None
-    unit = read_json(path)
+    parts = (experiment_id, f"seed-{int(seed)}")
+    unit = read_result_json(out, *parts, "unit.json")
     _check_header(unit, path, UNIT_KIND, experiment_id)
     if "metrics" in unit:
         arrays = {}
         npz = os.path.join(d, "arrays.npz")
-        if os.path.isfile(npz):
-            with np.load(npz, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        unit["metrics"] = join_arrays(unit["metrics"], arrays)
+        if os.path.lexists(npz):
+            try:
+                arrays = read_npz_arrays(regular_file_inside(out, *parts, "arrays.npz"), what="lab metrics file")
+            except (ValueError, OSError) as e:
+                raise ResultsError(f"{npz}: {e}") from None
+        try:
+            unit["metrics"] = join_arrays(unit["metrics"], arrays)
+        except (KeyError, TypeError) as e:
+            raise ResultsError(f"{path} refers to an array {e} that {npz} does not hold; re-run with --rerun") \
+                from None
     return unit
 
 

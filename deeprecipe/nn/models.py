@@ -30,6 +30,7 @@ from .layers.dropout import Dropout
 from .layers.linear import Flatten, Linear
 from .layers.pooling import AvgPool2d, MaxPool2d
 from .module import Module
+from ..validation.sizes import check_parameter_count, check_size, check_sizes, mlp_parameter_count
 
 __all__ = ["MLP", "ConvNet", "make_activation", "build_model"]
 
@@ -144,10 +145,9 @@ class MLP(Sequential):
 
     def __init__(self, sizes, activation="relu", norm=None, dropout=0.0, init=None, residual=False,
                  bias=True, input_dropout=0.0, scale_at_test=False, rng=None, dtype=None):
-        sizes = [int(s) for s in sizes]
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(f"MLP: sizes must list at least [in_features, out_features], all positive, got {sizes}")
+        sizes = check_sizes(sizes, "MLP: sizes", min_len=2)  # [in_features, ..., out_features]
         act = make_activation(activation)
+        check_parameter_count(mlp_parameter_count(sizes, act.pieces), f"MLP({sizes})")
         dropout = _check_p(dropout, "MLP: dropout")
         input_dropout = _check_p(input_dropout, "MLP: input_dropout")
         _norm(norm, 1, dtype, False, "MLP")  # validate early
@@ -215,9 +215,13 @@ class ConvNet(Sequential):
 
     def __init__(self, input_shape=(1, 28, 28), channels=(16, 32), num_classes=10, kernel_size=3, hidden=(64,),
                  activation="relu", norm=None, pool="max", dropout=0.0, init=None, rng=None, dtype=None):
-        input_shape = tuple(int(s) for s in input_shape)
-        if len(input_shape) != 3 or min(input_shape) < 1:
+        input_shape = tuple(check_sizes(input_shape, "ConvNet: input_shape (C, H, W)", min_len=3))
+        if len(input_shape) != 3:
             raise ValueError(f"ConvNet: input_shape must be (C, H, W), got {input_shape}")
+        channels = check_sizes(channels, "ConvNet: channels")
+        hidden = check_sizes(hidden, "ConvNet: hidden", min_len=0)
+        num_classes = check_size(num_classes, "ConvNet: num_classes")
+        kernel_size = check_size(kernel_size, "ConvNet: kernel_size")
         if pool not in ("max", "avg", None):
             raise ValueError(f"ConvNet: pool must be 'max', 'avg' or None, got {pool!r}")
         act = make_activation(activation)
@@ -243,6 +247,8 @@ class ConvNet(Sequential):
             c = c_out
         layers.append(Flatten())
         n_in = c * h * w
+        check_parameter_count(mlp_parameter_count([n_in, *hidden, num_classes], act.pieces),
+                              f"ConvNet's fully connected layers {[n_in, *hidden, num_classes]}")
         for width in hidden:
             layers.append(Linear(n_in, width * act.pieces, init=init_fn, rng=rng, dtype=dtype))
             layers.append(act.make(width))

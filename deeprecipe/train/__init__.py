@@ -12,7 +12,7 @@
 """
 from .callbacks import (  # noqa: F401
     Callback, CallbackList, CSVLogger, EarlyStopping, LearningRateScheduler, LRScheduler, ModelCheckpoint, ProgressBar,
-    ReduceLROnPlateau, TensorBoard, TerminateOnNaN,
+    ReduceLROnPlateau, TensorBoard, TerminateOnDivergence, TerminateOnNaN,
 )
 from .history import History  # noqa: F401
 from .losses import LOSS_NAMES, LOSSES, get_loss  # noqa: F401
@@ -26,5 +26,5 @@ __all__ = [
     "fit", "evaluate", "predict", "Trainer", "History", "load_checkpoint", "get_loss", "LOSS_NAMES",
     "LOSSES", "SCHEDULES",
     "TrainConfig", "Callback", "CallbackList", "ProgressBar", "EarlyStopping", "LearningRateScheduler", "LRScheduler",
-    "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger", "TerminateOnNaN", "TensorBoard",
+    "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger", "TerminateOnNaN", "TerminateOnDivergence", "TensorBoard",
 ]

@@ -3,7 +3,8 @@ sees a half-written file)."""
 from __future__ import annotations
 
 import os
-import tempfile
+
+from ..validation.tempfiles import make_temp
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -12,7 +13,7 @@ def atomic_write_text(path, text: str) -> None:
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    fd, tmp = make_temp(path)  # also deletes what an earlier, killed write of this file left
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)

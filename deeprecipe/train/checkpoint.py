@@ -90,4 +90,5 @@ def load_resume_state(path) -> dict:
         raise ValueError(f"{path!r} is a training checkpoint without fit's loop state ({', '.join(missing)}); "
                          "fit can resume only from checkpoints written by fit (ModelCheckpoint); load this one "
                          "with deeprecipe.serialization.load_checkpoint(path, model=..., optimizer=...)")
-    return state
+    from ..validation.checkpoints import check_training_state
+    return check_training_state(state, path)

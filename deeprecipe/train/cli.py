@@ -15,10 +15,10 @@ through threadpoolctl; without it, set ``OPENBLAS_NUM_THREADS=N`` before startin
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 
+from ..validation.options import suggest
 from .config import (
     CHOICES, MODEL_HELP, TrainConfig, component_names, config_from_mapping, read_toml, registries, validate,
 )
@@ -62,12 +62,14 @@ class _SuggestingParser(argparse.ArgumentParser):
     def parse_known_args(self, args=None, namespace=None):
         ns, extra = super().parse_known_args(args, namespace)
         if extra:
-            opts = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+            opts = [o[2:].replace("-", "_") for a in self._actions for o in a.option_strings if o.startswith("--")]
             msgs = []
             for e in extra:
-                key = e.split("=", 1)[0]
-                near = difflib.get_close_matches(key, opts, n=1)
-                msgs.append(f"{e}" + (f" (did you mean {near[0]}?)" if near else ""))
+                if not e.startswith("-"):
+                    msgs.append(repr(e))  # a stray value (often the value of an unknown option)
+                    continue
+                near = suggest(e, opts)
+                msgs.append(f"{e.split('=', 1)[0]}" + (f" (did you mean --{near.replace('_', '-')}?)" if near else ""))
             self.error(f"unknown option(s): {', '.join(msgs)}; see deeprecipe train --help")
         return ns, extra
 
@@ -148,7 +150,8 @@ def main(args) -> int:
     test = summary["test"]
     if test:
         parts.append(f"test_loss {test['loss']:.4f}  test_accuracy {test['accuracy']:.4f}")
-    print(f"done: {len(summary['history']['epoch'])} epochs  " + "  ".join(parts))
+    status = "diverged (exit code 1) after" if summary["diverged"] else "done:"
+    print(f"{status} {len(summary['history']['epoch'])} epochs  " + "  ".join(parts))
     if summary["stop_reason"]:
         print(summary["stop_reason"])
     print(f"wrote {cfg.out}/config.json, metrics.csv, metrics.json, checkpoints/")

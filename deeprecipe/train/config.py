@@ -122,9 +122,10 @@ def _type_of(name):
 
 
 def unknown_key_error(key: str, where: str) -> ValueError:
+    from ..validation.options import suggest
     valid = TrainConfig.field_names()
-    near = difflib.get_close_matches(key.replace("-", "_"), valid, n=1)
-    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    near = suggest(key, valid)
+    hint = f" (did you mean {near!r}?)" if near else ""
     return ValueError(f"unknown option {key!r} in {where}{hint}; valid options: {', '.join(valid)}")
 
 
@@ -166,11 +167,19 @@ def read_toml(path) -> dict:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"config file {path!r} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"config file {path!r} is a directory; give a TOML file")
     with open(path, "rb") as f:
-        try:
-            doc = tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"{path}: not valid TOML: {e}") from None
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"config file {path!r} is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
+                         "TOML files must be UTF-8: save it again with that encoding") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"config file {path!r} is not valid TOML: {e}") from None
     if "train" in doc and isinstance(doc["train"], dict):
         extra = [k for k in doc if k != "train"]
         if extra:
@@ -245,6 +254,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         ("checkpoint_every", cfg.checkpoint_every >= 0, "must be >= 0 (0: only at epoch ends)"),
         ("threads", cfg.threads >= 0, "must be >= 0 (0: leave BLAS as it is)"),
     ]
+    checks += [(name, "\0" not in getattr(cfg, name), "must not contain a NUL character")
+               for name in ("data", "model", "out", "optimizer")]
     for name, ok, msg in checks:
         if not ok:
             raise ValueError(f"{name} {msg}, got {getattr(cfg, name)!r}")

@@ -12,13 +12,20 @@ Output folder layout::
     <out>/metrics.json         the whole History, per-step series and the test metrics
     <out>/checkpoints/last.npz the latest training checkpoint (resumable, atomic)
     <out>/checkpoints/best.npz the best epoch by val_loss (when there is a validation split)
+    <out>/.deeprecipe-run.json the manifest: the files above, written first; ``--overwrite``
+                               removes only these and refuses a folder without a manifest
+
+Exit codes of ``deeprecipe train``: 0 done; 1 the run diverged -- a NaN/inf loss
+(``TerminateOnNaN``) or a finite loss above ``1000 x max(running minimum, 1% of the first
+loss)`` (``TerminateOnDivergence``, see :mod:`deeprecipe.train.callbacks.divergence`); the
+checkpoints on disk are the last ones written before that step, all finite; 2 bad input
+or a refused output folder, with nothing written.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
-import shutil
 import sys
 
 import numpy as np
@@ -26,12 +33,13 @@ import numpy as np
 from ._io import atomic_write_text
 from .config import TrainConfig, parse_model_spec
 
-RUN_FILES = ("config.json", "metrics.csv", "metrics.json")
+from ..validation import rundir
+from ..validation.rundir import RunDirError  # noqa: F401  (re-exported: the CLI names it)
+
+#: Every file a job writes in ``--out`` (relative, '/'-separated) and its folders; the
+#: manifest (``.deeprecipe-run.json``) records them and ``--overwrite`` removes only these.
+RUN_FILES = ("config.json", "metrics.csv", "metrics.json", "checkpoints/last.npz", "checkpoints/best.npz")
 RUN_DIRS = ("checkpoints",)
-
-
-class RunDirError(ValueError):
-    """The output folder holds a run that this command must not overwrite."""
 
 
 # ---------------------------------------------------------------------------- data
@@ -61,17 +69,14 @@ def _to_float(x, name):
 
 
 def _read_npz(path):
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"data file {path!r} does not exist")
-    with np.load(path, allow_pickle=False) as z:
-        keys = set(z.files)
-        need = {"x_train", "y_train"}
-        if not need <= keys:
-            raise ValueError(f"{path}: an npz data file needs arrays x_train, y_train (and optionally x_test, "
-                             f"y_test); it has {', '.join(sorted(keys)) or 'none'}")
-        if ("x_test" in keys) != ("y_test" in keys):
-            raise ValueError(f"{path}: give both x_test and y_test, or neither")
-        arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test") if k in keys}
+    from ..validation.files import read_npz_arrays
+    arrays = read_npz_arrays(path, ("x_train", "y_train", "x_test", "y_test"), what="--data file")
+    keys = set(arrays)
+    if not {"x_train", "y_train"} <= keys:
+        raise ValueError(f"{path}: an npz data file needs arrays x_train, y_train (and optionally x_test, "
+                         f"y_test); it has {', '.join(sorted(keys)) or 'none'} of them")
+    if ("x_test" in keys) != ("y_test" in keys):
+        raise ValueError(f"{path}: give both x_test and y_test, or neither")
     return (arrays["x_train"], arrays["y_train"]), ((arrays["x_test"], arrays["y_test"]) if "x_test" in arrays
                                                     else None)
 
@@ -83,22 +88,24 @@ def load_data(cfg: TrainConfig) -> Data:
     if name.startswith("npz:"):
         train, test = _read_npz(os.path.expanduser(cfg.data[4:]))
     else:
-        train, test = D.CATALOG.build(name, context={"seed": cfg.seed, "progress": cfg.progress != "none"})
+                train, test = D.CATALOG.build(name, context={"seed": cfg.seed, "progress": cfg.progress != "none"})
+    from ..validation.labels import check_label_array, infer_num_classes
+    from ..validation.splits import check_split
+    y_tr = check_label_array(train[1], "y_train")
+    check_split(train[0], y_tr, "train")
     x_tr = _to_float(train[0], "x_train")
-    y_tr = np.asarray(train[1])
-    x_te = None if test is None else _to_float(test[0], "x_test")
-    y_te = None if test is None else np.asarray(test[1])
-    for what, y in (("y_train", y_tr), ("y_test", y_te)):
-        if y is not None and (y.ndim != 1 or y.dtype.kind not in "iu"):
-            raise ValueError(f"{what} must be integer class labels of shape (N,), got {y.dtype} {y.shape}")
-    if len(x_tr) != len(y_tr):
-        raise ValueError(f"x_train has {len(x_tr)} samples but y_train has {len(y_tr)}")
-    if len(y_tr) == 0:
-        raise ValueError("the training set is empty")
-    num_classes = int(max(y_tr.max(), -1 if y_te is None or len(y_te) == 0 else y_te.max())) + 1
+    x_te = y_te = None
+    if test is not None:
+        check_split(test[0], test[1], "test", "remove x_test and y_test from the file, or give test samples")
+        x_te, y_te = _to_float(test[0], "x_test"), check_label_array(test[1], "y_test")
+    # The number of classes sets the model's output size: every label rule runs before it is used.
+    num_classes = infer_num_classes(y_tr, y_te)
     x_val = y_val = None
     if cfg.val_fraction > 0:
         (x_tr, y_tr), (x_val, y_val) = D.train_val_split(x_tr, y_tr, cfg.val_fraction, seed=cfg.seed)
+        fix = f"val_fraction {cfg.val_fraction} of {len(x_tr) + len(x_val)} samples"
+        check_split(x_val, y_val, "val", f"{fix} leaves none; raise it, or set val_fraction 0 for no validation")
+        check_split(x_tr, y_tr, "train", f"{fix} leaves none for training; lower it")
     if cfg.train_samples and cfg.train_samples < len(x_tr):
         keep = np.sort(np.random.default_rng(cfg.seed).choice(len(x_tr), cfg.train_samples, replace=False))
         x_tr, y_tr = x_tr[keep], y_tr[keep]
@@ -156,12 +163,13 @@ def build_optimizer(cfg: TrainConfig, model):
 
 
 def build_callbacks(cfg: TrainConfig, out: str, steps_per_epoch: int):
-    from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, ProgressBar, TerminateOnNaN
+    from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, ProgressBar, TerminateOnDivergence, TerminateOnNaN
     from .schedules import SCHEDULES
     cbs = []
     if cfg.progress != "none":
         cbs.append(ProgressBar(cfg.progress))
     cbs.append(TerminateOnNaN())
+    cbs.append(TerminateOnDivergence())
     if cfg.schedule != "none":
         cbs.append(SCHEDULES.build(cfg.schedule, context={
             "lr": cfg.lr, "epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch,
@@ -196,17 +204,26 @@ def check_out_dir(cfg: TrainConfig) -> str:
     """
     out = cfg.out
     cfg_path = os.path.join(out, "config.json")
-    ours = [f for f in (*RUN_FILES, *RUN_DIRS) if os.path.exists(os.path.join(out, f))]
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise RunDirError(f"--out {out!r} exists and is not a folder; choose another --out")
+    manifest = rundir.read_manifest(out) if os.path.isdir(out) else None
+    rundir.check_no_links(out, (*RUN_FILES, *RUN_DIRS))
+    ours = [f for f in (*RUN_FILES, *RUN_DIRS) if os.path.lexists(os.path.join(out, f))]
+    if cfg.overwrite:
+        if manifest is None and os.path.isdir(out) and os.listdir(out):
+            raise RunDirError(
+                f"--overwrite: {out!r} was not created by deeprecipe train (it has no {rundir.MANIFEST} listing "
+                "the files a run wrote), so nothing in it is deleted; choose another --out, or remove "
+                "the files yourself")
+        return "overwrite" if manifest is not None else "new"
     if not ours:
         if cfg.resume:
             raise RunDirError(f"--resume: {out!r} holds no run to continue (no config.json); "
                               "drop --resume to start one")
         return "new"
-    if cfg.overwrite:
-        return "overwrite"
     if not os.path.exists(cfg_path):
         raise RunDirError(f"{out!r} holds files of a run ({', '.join(ours)}) but no config.json; "
-                          "pass --overwrite to replace them or choose another --out")
+                          "choose another --out" + (" or pass --overwrite to replace them" if manifest else ""))
     try:
         with open(cfg_path, encoding="utf-8") as f:
             old = json.load(f)
@@ -216,23 +233,20 @@ def check_out_dir(cfg: TrainConfig) -> str:
     new_id = cfg.identity()
     if old_id != new_id:
         raise RunDirError(f"{out!r} already holds a different run:\n{_diff(old_id, new_id)}\n"
-                          "pass --overwrite to replace it, or choose another --out")
+                          + ("pass --overwrite to replace it, or choose another --out" if manifest
+                             else "choose another --out (the folder has no run manifest, so --overwrite refuses it)"))
     if not cfg.resume:
-        raise RunDirError(f"{out!r} already holds this run; pass --resume to continue it or --overwrite "
-                          "to start it again")
+        raise RunDirError(f"{out!r} already holds this run; pass --resume to continue it"
+                          + (" or --overwrite to start it again" if manifest else ""))
     return "resume"
 
 
-def clear_run(out: str) -> None:
-    """Remove the files a run writes (and nothing else) from ``out``."""
-    for f in RUN_FILES:
-        p = os.path.join(out, f)
-        if os.path.exists(p):
-            os.remove(p)
-    for d in RUN_DIRS:
-        p = os.path.join(out, d)
-        if os.path.isdir(p):
-            shutil.rmtree(p)
+def clear_run(out: str) -> list:
+    """Remove the files the run's manifest lists (and nothing else) from ``out``."""
+    manifest = rundir.read_manifest(out)
+    if manifest is None:
+        return []
+    return rundir.remove_run_files(out, manifest, RUN_FILES, RUN_DIRS)
 
 
 # ---------------------------------------------------------------------------- the job
@@ -264,6 +278,8 @@ def run(cfg: TrainConfig) -> dict:
         if mode == "overwrite":
             clear_run(out)
         os.makedirs(out, exist_ok=True)
+        # The manifest first: whatever is written next, --overwrite knows it is ours.
+        rundir.write_manifest(out, RUN_FILES, RUN_DIRS, atomic_write_text)
         atomic_write_text(os.path.join(out, "config.json"), json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
         callbacks = build_callbacks(cfg, out, steps)
         trainer = Trainer(model, loss="cross_entropy", optimizer=optimizer, metrics=["accuracy"],

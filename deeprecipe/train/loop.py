@@ -29,7 +29,7 @@ from .history import History
 from .losses import get_loss
 from .metrics import resolve_metrics
 from .step import EpochSums, prepare_target, train_step
-from .validation import check_fit_arrays, model_device, model_dtype, prepare_batch
+from .validation import as_array, callback_list, check_fit_arrays, model_device, model_dtype, prepare_batch
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -61,8 +61,9 @@ def make_loader(data, batch_size, shuffle=True, drop_last=False, seed=None, name
         return data
     if isinstance(data, (tuple, list)) and len(data) == 2:
         x, y = data
-        return DataLoader(np.asarray(x), np.asarray(y), batch_size=batch_size, shuffle=shuffle,
-                          drop_last=drop_last, seed=seed)
+        y = None if y is None else as_array(y, f"{name} y")
+        return DataLoader(as_array(x, f"{name} x"), y, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                          seed=seed)
     raise TypeError(f"{name} data must be a tuple (x, y) or a deeprecipe.data.DataLoader, got {type(data).__name__}")
 
 
@@ -102,7 +103,7 @@ class Trainer:
         self.loss = get_loss(loss)
         self.metrics = resolve_metrics(metrics, self.loss.kind)
         self.optimizer = resolve_optimizer(optimizer, model, lr)
-        callbacks = list(callbacks or [])
+        callbacks = callback_list(callbacks)
         hist = [cb for cb in callbacks if isinstance(cb, History)]
         if len(hist) > 1:
             raise ValueError("pass at most one History callback")
@@ -244,8 +245,12 @@ class Trainer:
             self.model.load_state_dict(state["model"])
         except StateDictError as e:
             raise ValueError(f"the checkpoint does not fit this model:\n{e}") from None
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.callbacks.load_state_dict(state["callbacks"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.callbacks.load_state_dict(state["callbacks"])
+        except (KeyError, TypeError, IndexError, AttributeError) as e:  # a state written for something else
+            raise ValueError(f"the checkpoint's optimizer or callback state does not fit this run "
+                             f"({type(e).__name__}: {e}); resume with the same optimizer and callbacks") from None
 
     def _epochs(self, loader, start_batch, state, val_arrays, val_bs, device, dtype):
         model, opt, cbl = self.model, self.optimizer, self.callbacks

@@ -89,6 +89,40 @@ def check_numeric_finite(a, what: str = "x") -> None:
             f"{tuple(int(i) for i in first)} = {a[first]}; clean or impute them")
 
 
+def callback_list(callbacks) -> list:
+    """``callbacks`` (None or an iterable of callbacks) as a new list; a clear error for anything else."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, (str, bytes, dict)) or not hasattr(callbacks, "__iter__"):
+        raise TypeError(f"callbacks must be a list of callbacks, got {type(callbacks).__name__} {callbacks!r}")
+    return list(callbacks)
+
+
+def as_array(a, what: str) -> np.ndarray:
+    """``np.asarray(a)``, with a message naming ``what`` when ``a`` is ragged or not array-like."""
+    if isinstance(a, np.ndarray):
+        return a
+    try:
+        return np.asarray(a)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{what} cannot be made into one array ({e}); give an array of shape (N, ...) "
+                         "whose samples all have the same shape") from None
+
+
+def check_fits_dtype(x, dtype, what: str = "x") -> None:
+    """Float values of ``x`` that overflow the model's float ``dtype`` (1e300 cast to float32 is inf)
+    are refused: training would silently see inf."""
+    dtype = np.dtype(dtype)
+    if x.dtype.kind != "f" or dtype.kind != "f" or x.dtype.itemsize <= dtype.itemsize or x.size == 0:
+        return
+    big = np.finfo(dtype).max
+    hi, lo = x.max(), x.min()  # two passes, no temporary array
+    if hi > big or lo < -big:
+        v = hi if hi > big else lo
+        raise ValueError(f"{what} holds {v:.3g}, beyond the largest {dtype.name} ({big:.3g}) the model computes in: "
+                         f"it would become inf. Scale the inputs (e.g. standardize them) first")
+
+
 def check_fit_arrays(model, x, y, loss_kind: str, name: str = "train", transform=None) -> tuple:
     """Check one data set against the model and loss; returns the model's output shape
     for one sample batch. ``transform`` is the loader's batch transform, if any."""
@@ -98,6 +132,8 @@ def check_fit_arrays(model, x, y, loss_kind: str, name: str = "train", transform
         raise ValueError(f"the {name} data has no targets y; fit needs (x, y)")
     try:
         check_numeric_finite(x, "x")
+        if transform is None:
+            check_fits_dtype(x, model_dtype(model), "x")
         if y.ndim < 1 or len(y) != len(x):
             raise ValueError(f"x has {len(x)} samples but y has {len(y) if y.ndim else 'a scalar'}; "
                              "they must match")
@@ -127,6 +163,9 @@ def check_fit_arrays(model, x, y, loss_kind: str, name: str = "train", transform
         elif y.shape[1:] != (c,):
             raise ValueError(f"{name} targets of shape {y.shape} do not match the model's {c} outputs: "
                              f"give integer labels (N,) or probability rows (N, {c})")
+        elif y.dtype.kind != "f":
+            raise TypeError(f"{name} targets of shape {y.shape} are read as probability rows, which must be floats, "
+                            f"got dtype {y.dtype}; give integer labels of shape (N,) or y.astype(np.float32)")
     elif loss_kind in ("binary", "regression"):
         if tuple(y.shape[1:]) != tuple(out_shape[1:]):
             raise ValueError(

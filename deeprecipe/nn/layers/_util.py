@@ -34,9 +34,9 @@ def float_dtype(dtype):
 
 
 def positive_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return int(value)
+    """``value`` as an int >= 1 (the one rule for sizes: :func:`deeprecipe.validation.sizes.check_size`)."""
+    from ...validation.sizes import check_size
+    return check_size(value, what)
 
 
 def pair(value, what):

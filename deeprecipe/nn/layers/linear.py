@@ -28,6 +28,8 @@ class Linear(Module):
         super().__init__()
         self.in_features = positive_int(in_features, "Linear: in_features")
         self.out_features = positive_int(out_features, "Linear: out_features")
+        from ...validation.sizes import check_parameter_count
+        check_parameter_count(self.in_features * self.out_features, f"Linear({self.in_features}, {self.out_features})")
         dt = float_dtype(dtype)
         self.weight = new_parameter((self.out_features, self.in_features), dt)
         if bias:

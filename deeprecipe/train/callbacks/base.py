@@ -106,7 +106,8 @@ class CallbackList:
     """
 
     def __init__(self, callbacks=()):
-        callbacks = list(callbacks or ())
+        from ..validation import callback_list
+        callbacks = callback_list(callbacks)
         for cb in callbacks:
             if not any(callable(getattr(cb, h, None)) for h in _HOOKS):
                 raise TypeError(
