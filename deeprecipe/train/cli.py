@@ -18,7 +18,7 @@ import difflib
 import os
 import sys
 
-from .config import CHOICES, DATA_NAMES, MODEL_HELP, TrainConfig, config_from_mapping, read_toml, validate
+from .config import CHOICES, DATA_NAMES, INIT_HELP, MODEL_HELP, TrainConfig, config_from_mapping, read_toml, validate
 
 _HELP = {
     "data": f"dataset: {', '.join(DATA_NAMES)}, or npz:PATH with arrays x_train, y_train[, x_test, y_test]",
@@ -26,7 +26,7 @@ _HELP = {
     "activation": "hidden-layer activation",
     "norm": "normalization after each hidden linear/conv layer",
     "dropout": "dropout probability after each hidden activation",
-    "init": "weight initialization (he = Kaiming normal; default = torch's default)",
+    "init": INIT_HELP,
     "optimizer": "optimizer name (adam, sgd, adamw, rmsprop, adagrad, ...)",
     "lr": "learning rate (the peak rate for onecycle)",
     "momentum": "momentum for optimizers that take one (sgd, rmsprop); 0 = none",
@@ -84,7 +84,7 @@ def register(subparsers) -> argparse.ArgumentParser:
             continue
         # Choices are checked by config.validate (same message, with a suggestion, for
         # the command line and for TOML files), so argparse only converts types here.
-        choices = f" [{'|'.join(CHOICES[f])}]" if f in CHOICES else ""
+        choices = f" [{'|'.join(CHOICES[f])}]" if f in CHOICES and f != "init" else ""
         p.add_argument(flag, default=argparse.SUPPRESS, type=type(default), metavar=f.upper(),
                        help=f"{_HELP[f]}{choices} (default: {default!r})")
     p.add_argument("--resume", action="store_true", default=argparse.SUPPRESS,

@@ -41,7 +41,7 @@ MODEL_HELP = ("'mlp:H1,H2,...' (hidden sizes; 'mlp' alone is a linear softmax mo
 CHOICES = {
     "activation": ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "softplus", "prelu", "maxout"),
     "norm": ("none", "batch", "layer"),
-    "init": ("default", "he", "glorot", "lecun", "normal"),
+    "init": ("default", "he", "glorot", "lecun", "normal", "uniform", "orthogonal"),
     "schedule": ("none", "step", "cosine", "onecycle", "plateau"),
     "device": ("cpu", "cuda"),
     "progress": ("auto", "bar", "lines", "none"),
@@ -174,7 +174,10 @@ def config_from_mapping(values: dict, where: str, base: TrainConfig | None = Non
 
 def validate(cfg: TrainConfig) -> TrainConfig:
     """Check every option's range and choices; returns ``cfg`` with names normalized."""
+    cfg.init = normalize_init_spec(cfg.init)
     for name, choices in CHOICES.items():
+        if name == "init":
+            continue
         v = getattr(cfg, name).lower().replace("-", "_") if name != "device" else getattr(cfg, name).lower()
         if name == "activation" and v == "leakyrelu":
             v = "leaky_relu"
@@ -218,6 +221,55 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     if cfg.resume and cfg.overwrite:
         raise ValueError("--resume continues the run in --out and --overwrite deletes it: pass only one")
     return cfg
+
+
+INIT_HELP = ("weight initialization: default (torch's), he (Kaiming normal), glorot, lecun, orthogonal, "
+             "or a parametrized one as NAME:ARG[,ARG]: normal:STD (e.g. normal:0.01, the lectures' std), "
+             "normal:MEAN,STD, uniform:BOUND, uniform:LOW,HIGH, orthogonal:GAIN")
+
+
+def parse_init_spec(text: str):
+    """``'he'`` -> ``'he'``; ``'normal:0.01'`` -> ``('normal', 0.01)``; ``'uniform:-0.1,0.1'`` ->
+    ``('uniform', -0.1, 0.1)``: the init spec that :func:`deeprecipe.nn.init.get` takes
+    (``'default'`` -> ``None``).  The one place where ``NAME:ARG,...`` init strings are read."""
+    name, sep, rest = text.strip().lower().partition(":")
+    if name in ("default", "torch") and not sep:
+        return None
+    if not sep:
+        return name
+    try:
+        args = tuple(float(t) for t in rest.split(","))
+    except ValueError:
+        raise ValueError(f"init {text!r}: the arguments after ':' must be numbers, e.g. normal:0.01") from None
+    return (name, *args)
+
+
+def normalize_init_spec(text: str) -> str:
+    """Check an init option (see :data:`INIT_HELP`) by building the initializer; returns it in
+    canonical lower-case form, with a clear error (and the closest name) otherwise."""
+    from ..nn import init as _init
+    name, sep, rest = text.strip().lower().partition(":")
+    name = name.replace("-", "_")
+    canon = name + sep + rest.replace(" ", "")
+    if name not in CHOICES["init"] and name not in _init._NAMED:
+        near = difflib.get_close_matches(name, CHOICES["init"], n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ValueError(f"init must be one of {', '.join(CHOICES['init'])} or NAME:ARG (normal:STD, "
+                         f"uniform:BOUND, ...); got {text!r}{hint}")
+    if name == "normal" and ":" not in canon:
+        raise ValueError(f"init 'normal' needs its standard deviation: normal:STD, e.g. normal:0.01 or normal:1; "
+                         f"got {text!r}")
+    if name == "uniform" and ":" not in canon:
+        raise ValueError(f"init 'uniform' needs its bound: uniform:BOUND or uniform:LOW,HIGH; got {text!r}")
+    spec = parse_init_spec(canon)
+    try:
+        fn = _init.get(spec)
+        if fn is not None:
+            import numpy as np
+            fn(np.zeros((2, 2)), rng=0)   # argument values are checked when drawing
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"init {text!r}: {e}") from None
+    return canon
 
 
 @dataclass

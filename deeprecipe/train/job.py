@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 from ._io import atomic_write_text
-from .config import TrainConfig, parse_model_spec
+from .config import TrainConfig, parse_init_spec, parse_model_spec
 
 RUN_FILES = ("config.json", "metrics.csv", "metrics.json")
 RUN_DIRS = ("checkpoints",)
@@ -90,6 +90,11 @@ def load_data(cfg: TrainConfig) -> Data:
     else:
         x, y = D.spirals(seed=cfg.seed) if name == "spirals" else D.blobs(seed=cfg.seed)
         train, test = D.train_val_split(x, y, 0.2, seed=cfg.seed)
+        if name == "blobs":
+            # blobs' centers lie in [-10, 10]: standardize (with the training part's statistics)
+            # so that a run on them is not an unnormalized-input run.
+            st = D.Standardizer().fit(train[0])
+            train, test = (st.transform(train[0]), train[1]), (st.transform(test[0]), test[1])
     x_tr = _to_float(train[0], "x_train")
     y_tr = np.asarray(train[1])
     x_te = None if test is None else _to_float(test[0], "x_test")
@@ -132,7 +137,7 @@ def build_model(cfg: TrainConfig, data: Data):
     from .. import backend, nn
     spec = parse_model_spec(cfg.model)
     backend.seed(cfg.seed)
-    init = None if cfg.init == "default" else cfg.init
+    init = parse_init_spec(cfg.init)
     norm = None if cfg.norm == "none" else cfg.norm
     if spec.kind == "mlp":
         model = nn.MLP([data.x_train.shape[1], *spec.hidden, data.num_classes], activation=cfg.activation,
