@@ -45,6 +45,7 @@ CHOICES = {
     "schedule": ("none", "step", "cosine", "onecycle", "plateau"),
     "device": ("cpu", "cuda"),
     "progress": ("auto", "bar", "lines", "none"),
+    "doctor": ("off", "report", "stop"),
 }
 DATA_NAMES = ("fashion-mnist", "mnist", "digits", "spirals", "blobs")
 
@@ -69,6 +70,7 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.1
     train_samples: int = 0
+    standardize: bool = False
     patience: int = 0
     checkpoint_every: int = 0
     device: str = "cpu"
@@ -76,11 +78,14 @@ class TrainConfig:
     out: str = ""
     threads: int = 0
     progress: str = "auto"
+    monitor_every: int = 20
+    doctor: str = "off"
     overwrite: bool = False
     resume: bool = False
 
-    #: options that do not change the result, left out when comparing two runs
-    RUNTIME_KEYS = ("out", "threads", "progress", "overwrite", "resume")
+    #: options that do not change the result, left out when comparing two runs (the
+    #: monitors only read the model: a probe forward in eval mode, without a graph)
+    RUNTIME_KEYS = ("out", "threads", "progress", "monitor_every", "doctor", "overwrite", "resume")
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -210,6 +215,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         ("patience", cfg.patience >= 0, "must be >= 0 (0: no early stopping)"),
         ("checkpoint_every", cfg.checkpoint_every >= 0, "must be >= 0 (0: only at epoch ends)"),
         ("threads", cfg.threads >= 0, "must be >= 0 (0: leave BLAS as it is)"),
+        ("monitor_every", cfg.monitor_every >= 0, "must be >= 0 (0: no monitors)"),
     ]
     for name, ok, msg in checks:
         if not ok:
