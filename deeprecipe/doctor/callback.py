@@ -34,11 +34,11 @@ class Doctor:
         inputs: training-input statistics (``deeprecipe.train.job.input_stats``) for the
             unnormalized-input rule; ``config``: the run's configuration (for ln C).
         num_classes: for the chance-level loss (else read from ``config``/``inputs``).
-        stream: where reports are printed (default stderr); ``None``: print nothing.
+        stream: where reports are printed (default: the current ``sys.stderr``); ``None``: nowhere.
     """
 
     def __init__(self, stop: bool = False, inputs: dict | None = None, config: dict | None = None,
-                 num_classes: int | None = None, stream=sys.stderr):
+                 num_classes: int | None = None, stream="stderr"):
         self.stop, self.inputs, self.config, self.num_classes = bool(stop), inputs or {}, config or {}, num_classes
         self.stream = stream
         self.trainer = None
@@ -79,7 +79,8 @@ class Doctor:
             self._seen.add(f.id)
             self.reported.append((int(epoch), f))
             if self.stream is not None:
-                print(f"doctor: epoch {epoch}: [{f.severity}] {f.id}: {f.summary}. {f.advice}", file=self.stream)
+                print(f"doctor: epoch {epoch}: [{f.severity}] {f.id}: {f.summary}. {f.advice}",
+                      file=sys.stderr if self.stream == "stderr" else self.stream)
         errors = [f for f in found if f.severity == R.ERROR]
         if self.stop and errors:
             self.trainer.stop(f"stopped by the doctor at epoch {epoch}: {errors[0].id} ({errors[0].summary})")

@@ -13,8 +13,9 @@ note leads with what to treat:
    origin) cut the backward signal: a vanishing gradient beside them is their consequence;
    dead units make a flat region that is not a saddle.
 4. **lr-too-low** explains a plateau (the loss is flat because the steps are tiny); on a
-   plateau whose loss is not unstable, large update ratios are the bouncing itself, so
-   lr-too-high from the update ratio alone is its consequence.
+   plateau (no progress while the gradient stays large), unstable loss and large update
+   ratios are the bouncing between the valley's walls that seed 004 draws: lr-too-high is
+   named as part of it (``info``), and the prescription is an adaptive learning rate.
 5. **underfitting** (model bias) is only named when optimization looks healthy (seed 004
    L3: the Recipe checks optimization first).  With ``probe=`` (a shallower control's
    training loss, :mod:`deeprecipe.doctor.probe`), a control that reaches a *lower*
@@ -114,9 +115,7 @@ def differential(findings: list, probe: dict | None = None) -> list:
     if "lr-too-low" in by and "plateau-large-gradient" in by:
         _demote(by["plateau-large-gradient"], "explained by the tiny steps")
     if "plateau-large-gradient" in by and "lr-too-high" in by and by["plateau-large-gradient"].severity != R.INFO:
-        lr = by["lr-too-high"]
-        if lr.evidence["loss_rise_fraction"] < R.LOSS_RISES and lr.evidence["loss_rebound"] <= R.REBOUND:
-            _demote(lr, "its large steps are what bounce on the plateau")
+        _demote(by["lr-too-high"], "the large, bouncing steps are the plateau's picture (seed 004)")
     if "underfitting" in by:
         u = by["underfitting"]
         optimization = [f for f in findings if f.id in _OPTIMIZATION and f.severity != R.INFO]

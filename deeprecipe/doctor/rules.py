@@ -19,6 +19,7 @@ near 0.13, digits near 0.03).  Per-layer series are in model order, input side f
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,9 +81,13 @@ SMALL_GRAD = 1e-2
 #: ~the same value for every input, the network sits at the symmetric critical point around
 #: the origin (tiny weights), where the gradient of every hidden layer is ~0.
 COLLAPSED_STD = 1e-2
-#: plateau with a large gradient: the last epoch's gradient norm at least this fraction of
-#: the first epoch's (it did not shrink as it does when settling into a minimum).
+#: plateau with a large gradient: the median gradient norm over the second half of the run
+#: at least this fraction of the first half's (it did not shrink as it does when settling
+#: into a minimum), while the second half found no lower loss than the first (STUCK).
 GRAD_KEPT = 0.5
+#: "stuck": the best training loss of the second half is not below this fraction of the
+#: best of the first half (no new progress, whether the loss is flat or bouncing).
+STUCK = 0.95
 #: overfitting: validation loss this much (relative) above its minimum at the end...
 VAL_RISE = 0.10
 #: ... while the training loss fell by at least this much (relative) after that minimum.
@@ -106,13 +111,11 @@ class Finding:
     since_epoch: int | None = None
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "severity": self.severity,
-                "evidence": {k: _num(v) for k, v in self.evidence.items()}, "advice": self.advice}
-
-
-def _num(v):
-    v = float(v)
-    return v if math.isfinite(v) else None if math.isnan(v) else (1e308 if v > 0 else -1e308)
+        """JSON-ready: evidence values are finite numbers (an unmeasured NaN is left out, an
+        infinite value, e.g. a loss that overflowed, becomes the largest float)."""
+        ev = {k: float(v) for k, v in self.evidence.items() if not math.isnan(float(v))}
+        ev = {k: v if math.isfinite(v) else math.copysign(sys.float_info.max, v) for k, v in ev.items()}
+        return {"id": self.id, "severity": self.severity, "evidence": ev, "advice": self.advice}
 
 
 # ---------------------------------------------------------------- helpers
@@ -337,20 +340,30 @@ def saddle_point(sig: Signals):
                    "the gradient is ~0 while the loss stays at chance", TRAINING)
 
 
+def stuck(sig: Signals) -> float:
+    """Best training loss of the run's second half / best of its first half (NaN if < 4 epochs)."""
+    L = sig.get("loss")
+    if len(L) < 4 or not np.isfinite(L).all():
+        return math.nan
+    h = len(L) // 2
+    return float(L[h:].min() / max(L[:h].min(), 1e-12))
+
+
 def plateau_large_gradient(sig: Signals):
     G = sig.get("grad_norm")
-    g_first, g_last = (float(G[0]) if G.size else math.nan), _last(G)
+    h = len(G) // 2
+    g_first, g_second = _median(G[:h]), _median(G[h:])
     lr = loss_ratio(sig)
-    drop = second_half_drop(sig)
-    kept = g_last / g_first if g_first > 0 else math.nan
+    progress = stuck(sig)
+    kept = g_second / g_first if g_first > 0 else math.nan
     upd = update_ratio_median(sig)
-    if not (lr > HIGH_LOSS and drop < FLAT and kept >= GRAD_KEPT and g_last >= SMALL_GRAD):
+    if not (lr > HIGH_LOSS and progress >= STUCK and kept >= GRAD_KEPT and g_second >= SMALL_GRAD):
         return None
     if activation_spread(sig) < COLLAPSED_STD:
         return None  # the gradient is the output bias's noise around a collapsed network: a saddle
     return Finding("plateau-large-gradient", WARNING,
-                   {"second_half_drop": drop, "grad_norm_first_epoch": g_first, "grad_norm_last_epoch": g_last,
-                    "update_ratio_median": upd, "train_loss_over_chance": lr},
+                   {"second_over_first_half_best_loss": progress, "grad_norm_first_half": g_first,
+                    "grad_norm_second_half": g_second, "update_ratio_median": upd, "train_loss_over_chance": lr},
                    "Training is stuck although the gradient is not small (seed 004: training stuck != "
                    "small gradient; the steps bounce between the walls of a valley). Use an adaptive "
                    "learning rate (Adam/RMSProp), momentum, or a smaller learning rate.",

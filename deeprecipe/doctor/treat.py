@@ -147,6 +147,7 @@ def _signal_value(d, key: str) -> float:
         "update_ratio_median": lambda: R.update_ratio_median(s),
         "grad_norm_last_epoch": lambda: R._last(s.get("grad_norm")),
         "second_half_drop": lambda: R.second_half_drop(s),
+        "second_over_first_half_best_loss": lambda: R.stuck(s),
         "train_loss_over_chance": lambda: R.loss_ratio(s),
         "val_rise": lambda: _val_rise(s),
         "abs_feature_mean_max": lambda: float(s.inputs.get("abs_feature_mean_max", math.nan)),

@@ -185,14 +185,16 @@ def input_stats(x) -> dict:
             "feature_std_max": float(std.max()), "feature_std_min": float(live.min()) if live.size else 0.0}
 
 
-def build_monitors(cfg: TrainConfig, data: Data, inputs: dict):
-    """The doctor's recorders: monitors every ``cfg.monitor_every`` steps on a fixed probe
-    batch, and the live ``Doctor`` when ``cfg.doctor`` is not ``"off"``."""
+def build_monitors(cfg: TrainConfig, data: Data, inputs: dict, steps_per_epoch: int):
+    """The doctor's recorders: monitors every ``cfg.monitor_every`` steps (at most every
+    epoch's length, so every epoch has a record) on a fixed probe batch, and the live
+    ``Doctor`` when ``cfg.doctor`` is not ``"off"``."""
     cbs = []
     if cfg.monitor_every:
         from ..diagnostics import MonitorCallback
         probe = data.x_train[:PROBE_SIZE]
-        cbs.append(MonitorCallback(every=cfg.monitor_every, probe=probe, batch_loss=True))
+        every = max(1, min(cfg.monitor_every, steps_per_epoch))
+        cbs.append(MonitorCallback(every=every, probe=probe, batch_loss=True))
     if cfg.doctor != "off":
         from ..doctor import Doctor
         cbs.append(Doctor(stop=cfg.doctor == "stop", inputs=inputs, config=cfg.to_dict()))
@@ -340,7 +342,7 @@ def run(cfg: TrainConfig) -> dict:
         atomic_write_text(os.path.join(out, "config.json"), json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
         inputs = {**input_stats(data.x_train), "classes": data.num_classes}
         atomic_write_text(os.path.join(out, "inputs.json"), json.dumps(inputs, indent=1) + "\n")
-        callbacks = build_callbacks(cfg, out, steps) + build_monitors(cfg, data, inputs)
+        callbacks = build_callbacks(cfg, out, steps) + build_monitors(cfg, data, inputs, steps)
         trainer = Trainer(model, loss="cross_entropy", optimizer=optimizer, metrics=["accuracy"],
                           callbacks=callbacks, verbose=0)
         val = None if data.x_val is None else (data.x_val, data.y_val)
