@@ -8,7 +8,8 @@ note leads with what to treat:
 1. **divergence**: once the loss blew up, every other training signal is a consequence
    (lr-too-high, dead or saturated units, plateaus, overfitting, ...): ``info``.
 2. **unnormalized input**: inputs far from unit scale make huge pre-activations, so an
-   exploding gradient, saturation, dead units or an unstable loss are its consequences.
+   exploding gradient, saturation, dead units, an unstable or stalled loss (and what the
+   later Recipe steps would read from it: underfitting, overfitting) are its consequences.
 3. **saturated units**, **dead units** or a **saddle point** (the network collapsed near the
    origin) cut the backward signal: a vanishing gradient beside them is their consequence;
    dead units make a flat region that is not a saddle.
@@ -16,7 +17,11 @@ note leads with what to treat:
    plateau (no progress while the gradient stays large), unstable loss and large update
    ratios are the bouncing between the valley's walls that seed 004 draws: lr-too-high is
    named as part of it (``info``), and the prescription is an adaptive learning rate.
-5. **underfitting** (model bias) is only named when optimization looks healthy (seed 004
+5. a **vanishing gradient** makes the early layers' updates tiny and the loss stall:
+   lr-too-low and a plateau beside it are its consequences; an **unstable** training loss
+   (lr-too-high from loss rises or a rebound) makes the validation loss bounce: not
+   overfitting.  (These two were added after the zoo's first pass; see the zoo's docstring.)
+6. **underfitting** (model bias) is only named when optimization looks healthy (seed 004
    L3: the Recipe checks optimization first).  With ``probe=`` (a shallower control's
    training loss, :mod:`deeprecipe.doctor.probe`), a control that reaches a *lower*
    training loss proves an optimization problem: underfitting becomes ``info``; a control
@@ -32,7 +37,8 @@ from . import rules as R
 from .signals import Signals, load_signals
 
 _RANK = {R.ERROR: 0, R.WARNING: 1, R.INFO: 2}
-_ORDER = {rid: i for i, rid in enumerate(R.FINDING_IDS)}
+_STEPS = (R.INPUT, R.TRAINING, R.MODEL_BIAS, R.VALIDATION)   # the Recipe's order: data first, validation last
+_ORDER = {r.id: (_STEPS.index(r.step), i) for i, r in enumerate(R.RULES)}
 _OPTIMIZATION = ("exploding-gradient", "vanishing-gradient", "dead-units", "saturated-units", "lr-too-high",
                  "lr-too-low", "plateau-large-gradient", "saddle-point")
 
@@ -103,8 +109,9 @@ def differential(findings: list, probe: dict | None = None) -> list:
             if f.id not in ("divergence", "exploding-gradient", "unnormalized-input"):
                 _demote(f, "after the divergence: a consequence")
     if "unnormalized-input" in by:
-        for i in ("exploding-gradient", "saturated-units", "dead-units", "lr-too-high", "plateau-large-gradient",
-                  "vanishing-gradient", "divergence"):
+        for i in ("exploding-gradient", "saturated-units", "dead-units", "lr-too-high", "lr-too-low",
+                  "plateau-large-gradient", "saddle-point", "vanishing-gradient", "divergence", "underfitting",
+                  "overfitting"):
             if i in by:
                 _demote(by[i], "a likely consequence of the unnormalized input")
     for cause in ("saturated-units", "dead-units", "exploding-gradient", "saddle-point"):
@@ -112,6 +119,14 @@ def differential(findings: list, probe: dict | None = None) -> list:
             _demote(by["vanishing-gradient"], f"explained by the {cause.replace('-', ' ')}")
     if "dead-units" in by and "saddle-point" in by:
         _demote(by["saddle-point"], "the flat region of dead units, not a saddle")
+    if "vanishing-gradient" in by and by["vanishing-gradient"].severity != R.INFO:
+        for i in ("lr-too-low", "plateau-large-gradient"):
+            if i in by:
+                _demote(by[i], "the early layers' tiny gradients: a consequence of the vanishing gradient")
+    if "lr-too-high" in by and "overfitting" in by and (
+            by["lr-too-high"].evidence["loss_rise_fraction"] >= R.LOSS_RISES
+            or by["lr-too-high"].evidence["loss_rebound"] > R.REBOUND):
+        _demote(by["overfitting"], "the validation loss bounces with an unstable training loss")
     if "lr-too-low" in by and "plateau-large-gradient" in by:
         _demote(by["plateau-large-gradient"], "explained by the tiny steps")
     if "plateau-large-gradient" in by and "lr-too-high" in by and by["plateau-large-gradient"].severity != R.INFO:
@@ -128,7 +143,7 @@ def differential(findings: list, probe: dict | None = None) -> list:
                     f.evidence["control_train_loss"] = probe["control_loss"]
         elif optimization:
             _demote(u, "optimization problems come first in the Recipe")
-    return sorted(findings, key=lambda f: (_RANK[f.severity], _ORDER.get(f.id, 99)))
+    return sorted(findings, key=lambda f: (_RANK[f.severity], _ORDER.get(f.id, (99, 99))))
 
 
 def diagnose(source, *, probe: dict | None = None) -> Diagnosis:

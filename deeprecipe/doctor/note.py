@@ -50,11 +50,11 @@ def text_note(d) -> str:
         for f in info:
             lines.append(f"  - {f.id}: {f.summary}; {_evidence(f.evidence)}.")
     if d.probe:
-        lines += ["", f"Probe: a shallower control ({d.probe.get('control_model', '?')}) reached training loss "
-                      f"{_fmt(d.probe.get('control_loss', math.nan))} vs this run's {_fmt(d.probe.get('run_loss', math.nan))}."]
+        lines += ["", (f"Probe: a shallower control ({d.probe.get('control_model', '?')}) reached training loss "
+                      f"{_fmt(d.probe.get('control_loss', math.nan))} vs this run's {_fmt(d.probe.get('run_loss', math.nan))}.")]
     if not d.signals.has_monitors:
-        lines += ["", "Note: this run has no monitor series (trained with --no-monitor?): the gradient, "
-                      "activation and update rules could not be checked."]
+        lines += ["", ("Note: this run has no monitor series (trained with --no-monitor?): the gradient, "
+                      "activation and update rules could not be checked.")]
     return "\n".join(lines)
 
 
@@ -148,8 +148,8 @@ def _table(d: dict) -> str:
 def html_page(d) -> str:
     """A self-contained HTML page: the note, and under each finding the figure behind it."""
     sig = d.signals
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Doctor's note</title>"
-             f"<style>{_CSS}</style></head><body>",
+    parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>Doctor's note</title>"
+             f"<style>{_CSS}</style></head><body>"),
              f"<h1>Doctor's note</h1><p>{html.escape(str(sig.source))}: {sig.epochs} epochs.</p>"]
     if d.healthy:
         parts.append(f"<section class='healthy'><h2>Healthy</h2><p>No finding of the Recipe applies.</p>"

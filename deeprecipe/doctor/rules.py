@@ -169,7 +169,7 @@ def update_ratio_median(sig: Signals) -> float:
 
 def first_step_grad(sig: Signals):
     """(global gradient norm, first/last layer ratio) at the first recorded step."""
-    steps, g = sig.step_series("grad_norm")
+    _steps, g = sig.step_series("grad_norm")
     g0 = float(g[0]) if g.size else float(sig.get("grad_norm")[0]) if sig.epochs else math.nan
     ratio = math.nan
     layers = [k for k in sig.steps if k.startswith("grad_norm/")]

@@ -9,12 +9,14 @@ validation accuracy, and whether the finding is gone.
 Prescriptions (seeds 000, 001 and 004), each a change of ``deeprecipe train`` options:
 
 ==========================  ==========================================================
-divergence                  learning rate / 10 (He/Glorot init when the init was a raw normal)
+divergence                  learning rate / 10, and at most the optimizer's usual starting rate
+                            (SGD 0.1, Adam 1e-3); He/Glorot init when the init was a raw normal
 exploding-gradient          He init (ReLU family) or Glorot (sigmoid/tanh)
 vanishing-gradient          ReLU + He init
-dead-units                  Leaky ReLU + He init
+dead-units                  Leaky ReLU + He init (and the lowered learning rate, as for
+                            divergence, when the median update/weight ratio is above 1e-2)
 saturated-units             Glorot init (sigmoid/tanh) or ReLU + He
-lr-too-high                 learning rate / 10
+lr-too-high                 the lowered learning rate, as for divergence
 lr-too-low                  learning rate x 10
 plateau-large-gradient      Adam (adaptive learning rate) at 1e-3
 saddle-point                scaled init (He/Glorot) and Adam
@@ -49,26 +51,41 @@ def _bigger(model: str) -> str:
     return "cnn:" + ",".join(str(2 * c) for c in spec.hidden) + "/" + ",".join(str(2 * f) for f in spec.fc or [64])
 
 
-def prescription(finding_id: str, cfg) -> tuple[dict, str]:
-    """``(changed options, what and why)`` for a finding, given the run's TrainConfig."""
+#: usual starting learning rates: a lowered rate goes at least down to these
+USUAL_LR = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2}
+
+
+def _lower_lr(cfg) -> float:
+    """A tenth of the rate, and no more than the optimizer's usual starting rate."""
+    return min(cfg.lr / 10, USUAL_LR.get(cfg.optimizer.lower(), cfg.lr / 10))
+
+
+def prescription(finding_id: str, cfg, evidence: dict | None = None) -> tuple[dict, str]:
+    """``(changed options, what and why)`` for a finding, given the run's TrainConfig and
+    (optionally) the diagnosis's numbers (``update_ratio_median``)."""
+    evidence = evidence or {}
     raw_init = cfg.init.startswith(("normal", "uniform"))
     if finding_id == "divergence":
-        ch = {"lr": cfg.lr / 10}
+        ch = {"lr": _lower_lr(cfg)}
         if raw_init:
             ch["init"] = _scaled_init(cfg)
-        return ch, "lower the learning rate 10x" + (" and use a scaled init" if raw_init else "")
+        return ch, f"lower the learning rate to {ch['lr']:g}" + (" and use a scaled init" if raw_init else "")
     if finding_id == "exploding-gradient":
         return {"init": _scaled_init(cfg)}, f"{_scaled_init(cfg)} initialization instead of {cfg.init}"
     if finding_id == "vanishing-gradient":
         return {"activation": "relu", "init": "he"}, "ReLU with He initialization instead of " + cfg.activation
     if finding_id == "dead-units":
+        if evidence.get("update_ratio_median", 0.0) > 1e-2:   # 10x Karpathy's ~1e-3: steps too large
+            return ({"activation": "leaky_relu", "init": "he", "lr": _lower_lr(cfg)},
+                    (f"Leaky ReLU with He init, and the learning rate lowered to {_lower_lr(cfg):g} (the large "
+                    "steps killed the units)"))
         return {"activation": "leaky_relu", "init": "he"}, "Leaky ReLU (no unit loses its gradient) with He init"
     if finding_id == "saturated-units":
         if cfg.activation in _SQUASHING:
             return {"init": "glorot"}, "Glorot initialization (keeps pre-activations in the non-saturated range)"
         return {"activation": "relu", "init": "he"}, "ReLU with He initialization"
     if finding_id == "lr-too-high":
-        return {"lr": cfg.lr / 10}, "lower the learning rate 10x"
+        return {"lr": _lower_lr(cfg)}, f"lower the learning rate to {_lower_lr(cfg):g}"
     if finding_id == "lr-too-low":
         return {"lr": cfg.lr * 10}, "raise the learning rate 10x"
     if finding_id == "plateau-large-gradient":
@@ -96,7 +113,7 @@ def treat(run_dir, finding_id: str | None = None, out: str | None = None, progre
 
     Returns a dict: ``finding``, ``prescription`` (text), ``changes`` (options), ``treated_dir``,
     ``before``/``after`` (``{signal, value, val_accuracy, findings}``) and ``cured`` (the
-    finding is gone from the treated run's diagnosis).  ``None`` when the run is healthy.
+    finding is gone from the treated run's diagnosis and no error finding took its place).  ``None`` when the run is healthy.
     """
     from ..train.config import TrainConfig, validate
     from ..train.job import run
@@ -110,7 +127,8 @@ def treat(run_dir, finding_id: str | None = None, out: str | None = None, progre
     finding = next((f for f in before.findings if f.id == finding_id), None)
     fields = set(TrainConfig.field_names())
     cfg = TrainConfig(**{k: v for k, v in sig.config.items() if k in fields})
-    changes, why = prescription(finding_id, cfg)
+    from . import rules as R
+    changes, why = prescription(finding_id, cfg, {"update_ratio_median": R.update_ratio_median(sig)})
     out = out or os.path.normpath(os.fspath(run_dir)) + f"-treated-{finding_id}"
     if os.path.abspath(out) == os.path.abspath(run_dir):
         raise ValueError("the treated run must not be written over the original run")
@@ -128,7 +146,7 @@ def treat(run_dir, finding_id: str | None = None, out: str | None = None, progre
     return {"finding": finding_id, "prescription": why, "changes": changes, "treated_dir": out,
             "before": {"signal": key, "value": value, "val_accuracy": acc(before), "findings": before.ids},
             "after": {"signal": key, "value": after_value, "val_accuracy": acc(after), "findings": after.ids},
-            "cured": f_after is None}
+            "cured": f_after is None and not any(f.severity == "error" for f in after.findings)}
 
 
 def _signal_value(d, key: str) -> float:

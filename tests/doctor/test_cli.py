@@ -84,7 +84,8 @@ def _digest(folder):
         for f in sorted(files):
             path = os.path.join(root, f)
             h.update(path.encode())
-            h.update(open(path, "rb").read())
+            with open(path, "rb") as fh:
+                h.update(fh.read())
             h.update(str(os.stat(path).st_mtime_ns).encode())
     return h.hexdigest()
 
