@@ -152,3 +152,38 @@ def test_init_std_from_the_command_line_reaches_a_run(tmp_path):
     from deeprecipe.train.loop import load_checkpoint
     w = load_checkpoint(str(out / "checkpoints" / "last.npz"))["model"]["0.weight"]
     assert np.std(w) < 0.05
+
+
+def test_probe_trains_a_shallower_control_next_to_the_run(tmp_path, capsys):
+    from deeprecipe.doctor import control_model, run_control
+    assert control_model("mlp:512,256") == "mlp:512" and control_model("mlp:64") == "mlp"
+    assert control_model("cnn:32,64/128") == "cnn:32/128"
+    out = tmp_path / "deep"
+    assert main(["train", "--data", "blobs", "--model", "mlp:16,16", "--epochs", "3", "--progress", "none",
+                 "--out", str(out)]) == 0
+    before = _digest(out)
+    r = run_control(str(out))
+    assert r["control_model"] == "mlp:16" and os.path.isdir(r["control_dir"]) and np.isfinite(r["control_loss"])
+    assert _digest(out) == before
+    capsys.readouterr()
+    assert main(["doctor", str(out), "--probe"]) == 0
+    assert "Probe: a shallower control (mlp:16)" in capsys.readouterr().out
+
+
+def test_saddle_curvature_is_negative_near_the_origin_of_a_tanh_net(tmp_path):
+    from deeprecipe.doctor import saddle_curvature
+    out = tmp_path / "origin"
+    assert main(["train", "--data", "blobs", "--model", "mlp:8", "--activation", "tanh", "--init", "normal:0.001",
+                 "--optimizer", "sgd", "--lr", "0.01", "--epochs", "1", "--progress", "none", "--no-monitor",
+                 "--out", str(out)]) == 0
+    assert saddle_curvature(str(out), n=64, iters=15) < -1e-3
+
+
+def test_html_has_a_figure_for_every_kind_of_finding():
+    from deeprecipe.doctor.note import html_page
+
+    from .test_rules import sick
+    for rule_id in ("vanishing-gradient", "overfitting", "plateau-large-gradient", "dead-units", "lr-too-high",
+                    "unnormalized-input"):
+        page = html_page(diagnose(sick(rule_id)))
+        assert page.count("data:image/png;base64,") >= 1 and rule_id in page
