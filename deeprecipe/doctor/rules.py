@@ -239,34 +239,38 @@ def vanishing_gradient(sig: Signals):
                    "the layers near the input get 100x less gradient than the output layer", TRAINING, 0)
 
 
-def dead_units(sig: Signals):
-    layers = [(k, _last(v)) for k, v in _ordered_layers(sig, "act_dead")]
+def _worst_layer(sig: Signals, quantity: str, summary):
+    """``(layer, value, mean over layers, values)`` of the layer with the largest ``summary``
+    (last or median over epochs) of a per-layer fraction; ``None`` when it was not recorded."""
+    layers = [(k, summary(v)) for k, v in _ordered_layers(sig, quantity)]
     layers = [(k, v) for k, v in layers if np.isfinite(v)]
     if not layers:
         return None
     worst, frac = max(layers, key=lambda kv: kv[1])
-    if not frac >= DEAD_FRACTION:
+    values = [v for _, v in layers]
+    return worst, frac, float(np.mean(values)), values
+
+
+def dead_units(sig: Signals):
+    w = _worst_layer(sig, "act_dead", _last)
+    if w is None or not w[1] >= DEAD_FRACTION:
         return None
-    mean = float(np.mean([v for _, v in layers]))
+    worst, frac, mean, values = w
     return Finding("dead-units", ERROR if frac >= 0.99 else WARNING,
                    {"dead_fraction_worst_layer": frac, "dead_fraction_mean": mean,
-                    "layers_over_half_dead": float(sum(v >= DEAD_FRACTION for _, v in layers))},
+                    "layers_over_half_dead": float(sum(v >= DEAD_FRACTION for v in values))},
                    "Lower the learning rate (large steps push ReLU units to never fire again), use Leaky "
                    "ReLU/ELU, or He initialization with zero biases.",
                    f"{frac:.0%} of the units of layer {worst} get no gradient", TRAINING)
 
 
 def saturated_units(sig: Signals):
-    layers = [(k, _median(v)) for k, v in _ordered_layers(sig, "act_saturated")]
-    layers = [(k, v) for k, v in layers if np.isfinite(v)]
-    if not layers:
+    w = _worst_layer(sig, "act_saturated", _median)
+    if w is None or not w[1] >= SATURATED_FRACTION:
         return None
-    worst, frac = max(layers, key=lambda kv: kv[1])
-    if not frac >= SATURATED_FRACTION:
-        return None
+    worst, frac, mean, _ = w
     return Finding("saturated-units", WARNING,
-                   {"saturated_fraction_worst_layer": frac,
-                    "saturated_fraction_mean": float(np.mean([v for _, v in layers]))},
+                   {"saturated_fraction_worst_layer": frac, "saturated_fraction_mean": mean},
                    "Scale the initialization down (Glorot for sigmoid/tanh), normalize the inputs, add "
                    "batch normalization before the activation, or use ReLU.",
                    f"{frac:.0%} of layer {worst}'s outputs sit where the derivative is ~0", TRAINING)
