@@ -49,7 +49,8 @@ def main(argv=None):
             print(f"repeat {r} {arm:3s} {times[arm][-1]:.2f} s", flush=True)
     off, on = statistics.median(times["off"]), statistics.median(times["on"])
     print(f"monitors every {a.every} steps: median {on:.2f} s vs {off:.2f} s without "
-          f"(spread on {min(times['on']):.2f}-{max(times['on']):.2f}, off {min(times['off']):.2f}-{max(times['off']):.2f}); "
+          f"(spread on {min(times['on']):.2f}-{max(times['on']):.2f}, "
+          f"off {min(times['off']):.2f}-{max(times['off']):.2f}); "
           f"overhead {100 * (on / off - 1):+.1f}%")
 
 

@@ -147,7 +147,8 @@ def v_dead(zoo, run_dir):
     for name, a in mon.arrays.items():   # ReLU units never positive on the whole training set
         if mon.kinds[name] == "relu":
             worst = max(worst, float(np.mean(np.all(a <= 0, axis=0))))
-    return worst >= 0.5, f"worst layer: {worst:.0%} of ReLU units never positive on all {len(next(iter(mon.arrays.values())))} training examples"
+    n = len(next(iter(mon.arrays.values())))
+    return worst >= 0.5, f"worst layer: {worst:.0%} of ReLU units never positive on all {n} training examples"
 
 
 def v_saturated(zoo, run_dir):
@@ -200,7 +201,8 @@ def v_plateau(zoo, run_dir):
     no_progress = L[h:].min() >= 0.95 * L[:h].min()
     ctrl, _ = _control(zoo, run_dir, "adam", ["--optimizer", "adam", "--lr", "0.001", "--momentum", "0"])
     return bool(no_progress and ctrl < 0.8 * L[-1]), \
-        f"second-half best / first-half best loss {L[h:].min() / L[:h].min():.3f}; Adam control {ctrl:.3g} vs {L[-1]:.3g}"
+        (f"second-half best / first-half best loss {L[h:].min() / L[:h].min():.3f}; "
+         f"Adam control {ctrl:.3g} vs {L[-1]:.3g}")
 
 
 def v_saddle(zoo, run_dir):
@@ -209,7 +211,8 @@ def v_saddle(zoo, run_dir):
     loss = _final_loss(run_dir)
     _cfg, data, _ = _model_data(run_dir, checkpoint=None)
     at_chance = loss > 0.95 * _chance(data)
-    return bool(lam < 0 and at_chance), f"smallest Hessian eigenvalue {lam:.2e}; train loss {loss:.4g} (ln C {_chance(data):.4g})"
+    return bool(lam < 0 and at_chance), \
+        f"smallest Hessian eigenvalue {lam:.2e}; train loss {loss:.4g} (ln C {_chance(data):.4g})"
 
 
 def v_underfit(zoo, run_dir):
@@ -293,7 +296,8 @@ def zoo_variants(npz) -> list:
         V("saturated-units", "fmnist sigmoid normal:1", [*FM, "--model", "mlp:128", "--activation", "sigmoid",
                                                          "--init", "normal:1", "--optimizer", "sgd", "--lr", "0.1",
                                                          "--epochs", "4"], v_saturated),
-        V("saturated-units", "spirals tanh x2 normal:5", [*SPI, "--model", "mlp:64,64", "--activation", "tanh", "--init",
+        V("saturated-units", "spirals tanh x2 normal:5", [*SPI, "--model", "mlp:64,64", "--activation", "tanh",
+                                                          "--init",
                                                        "normal:5", "--optimizer", "sgd", "--lr", "0.05",
                                                        "--epochs", "20"], v_saturated),
         V("lr-too-high", "digits linear sgd lr 5", [*DIG, "--model", "mlp", "--optimizer", "sgd", "--lr", "5",
@@ -328,7 +332,8 @@ def zoo_variants(npz) -> list:
         V("underfitting", "spirals linear", [*SPI, "--model", "mlp", "--lr", "0.01", "--epochs", "30"], v_underfit),
         V("underfitting", "digits 2 hidden units", [*DIG, "--model", "mlp:2", "--lr", "0.01", "--epochs", "15"],
           v_underfit),
-        V("underfitting", "fmnist 2 leaky units", [*FM, "--model", "mlp:2", "--activation", "leaky_relu", "--lr", "0.01",
+        V("underfitting", "fmnist 2 leaky units", [*FM, "--model", "mlp:2", "--activation", "leaky_relu",
+                                                   "--lr", "0.01",
                                                   "--epochs", "6"], v_underfit),
         V("overfitting", "fmnist 300 samples mlp:512,512", ["--data", "fashion-mnist", "--train-samples", "300",
                                                             "--model", "mlp:512,512", "--epochs", "20"], v_overfit),
@@ -472,7 +477,8 @@ def report(rows, seconds):
     if treated:
         cured = sum(r["cured"] for r in treated)
         ind = [r for r in treated if "cured_independent" in r]
-        print(f"Treatment: the treated finding gone in {cured}/{len(treated)} = {cured / len(treated):.0%} of treated runs; "
+        print(f"Treatment: the treated finding gone in {cured}/{len(treated)} = {cured / len(treated):.0%} "
+              "of treated runs; "
               f"independent measurement no longer sick in {sum(r['cured_independent'] for r in ind)}/{len(ind)} "
               f"(runs whose top finding was their disease)")
     diag = [r["diagnose_s"] for r in rows]

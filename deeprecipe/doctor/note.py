@@ -50,8 +50,9 @@ def text_note(d) -> str:
         for f in info:
             lines.append(f"  - {f.id}: {f.summary}; {_evidence(f.evidence)}.")
     if d.probe:
-        lines += ["", (f"Probe: a shallower control ({d.probe.get('control_model', '?')}) reached training loss "
-                      f"{_fmt(d.probe.get('control_loss', math.nan))} vs this run's {_fmt(d.probe.get('run_loss', math.nan))}.")]
+        p = d.probe
+        lines += ["", (f"Probe: a shallower control ({p.get('control_model', '?')}) reached training loss "
+                       f"{_fmt(p.get('control_loss', math.nan))} vs this run's {_fmt(p.get('run_loss', math.nan))}.")]
     if not d.signals.has_monitors:
         lines += ["", ("Note: this run has no monitor series (trained with --no-monitor?): the gradient, "
                       "activation and update rules could not be checked.")]
@@ -114,7 +115,7 @@ def figure_for(finding_id: str, sig):
             ax.plot(e, sig.get("loss"), marker="o", label="train loss")
         ax.set_ylabel("loss")
         ax2 = ax.twinx()
-        for name, v in sig.layers("update_ratio").items():
+        for v in sig.layers("update_ratio").values():
             ax2.semilogy(np.linspace(0, steps.max() if bl.size else e[-1], len(v)), v, ls="--", alpha=0.6)
         ax2.set_ylabel("update/weight ratio (dashed, log)")
         ax.set_title("loss and update/weight ratios")

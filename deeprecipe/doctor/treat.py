@@ -113,7 +113,8 @@ def treat(run_dir, finding_id: str | None = None, out: str | None = None, progre
 
     Returns a dict: ``finding``, ``prescription`` (text), ``changes`` (options), ``treated_dir``,
     ``before``/``after`` (``{signal, value, val_accuracy, findings}``) and ``cured`` (the
-    finding is gone from the treated run's diagnosis and no error finding took its place).  ``None`` when the run is healthy.
+    finding is gone from the treated run's diagnosis and no error finding took its place).
+    ``None`` when the run is healthy.
     """
     from ..train.config import TrainConfig, validate
     from ..train.job import run
