@@ -78,7 +78,7 @@ class TrainConfig:
     out: str = ""
     threads: int = 0
     progress: str = "auto"
-    monitor_every: int = 20
+    monitor_every: int = 50
     doctor: str = "off"
     overwrite: bool = False
     resume: bool = False
