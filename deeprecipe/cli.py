@@ -14,6 +14,7 @@ _COMMANDS = [
     ("data", "deeprecipe.data.cli"),
     ("train", "deeprecipe.train.cli"),
     ("lab", "deeprecipe.lab.cli"),
+    ("doctor", "deeprecipe.doctor.cli"),
 ]
 
 

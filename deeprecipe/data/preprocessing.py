@@ -48,7 +48,7 @@ class Standardizer:
         self.mean = None
         self.std = None
 
-    def fit(self, x) -> "Standardizer":
+    def fit(self, x) -> Standardizer:
         x = np.asarray(x)
         if x.ndim < 1 or x.shape[0] == 0:
             raise ValueError(f"fit needs at least one sample, got shape {x.shape}")

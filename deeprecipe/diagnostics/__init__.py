@@ -4,7 +4,7 @@
 * updates: :func:`snapshot` before ``optimizer.step()``, :func:`update_ratios` after (‖Δw‖/‖w‖)
 * weights: :func:`weight_stats` (norm, mean, std, near-zero fraction per parameter)
 * activations: :func:`activation_stats` of one array, :class:`ActivationMonitor` (forward hooks):
-  histogram, mean/std, zero fraction, dead units (ReLU family), saturation (sigmoid/tanh)
+  histogram, mean/std, zero fraction, dead units (no gradient), saturation (derivative ~0)
 * :func:`inspect` — all of the above on one forward/backward, no optimizer
 * :class:`MonitorCallback` — all of the above every N steps of ``fit``, into the History
 * :func:`top_hessian_eigenvalue` (any closure), :func:`sharpness` (a model on a batch) — power iteration

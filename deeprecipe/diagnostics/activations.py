@@ -3,15 +3,26 @@
 For every hooked module's output: a histogram on fixed bins, mean and std, the fraction
 of exact zeros, and, depending on the kind of module,
 
-* **saturated** (sigmoid, tanh): the fraction of outputs near the asymptotes, where the
-  derivative is ~0 (sigmoid ``y < eps`` or ``y > 1 - eps``; tanh ``|y| > 1 - eps``;
-  ``eps = 0.01`` by default).  Saturation is why deep sigmoid nets with std-1 weights stop
+* **saturated** (sigmoid, tanh, softplus, ELU): the fraction of outputs where the
+  activation's derivative is below ``eps`` (``0.01`` by default): sigmoid ``y < eps`` or
+  ``y > 1 - eps``; tanh ``|y| > 1 - eps``; softplus ``σ(βx) = 1 - e^{-βy} < eps``; ELU
+  ``α·eˣ = y + α < eps``.  Saturation is why deep sigmoid nets with std-1 weights stop
   learning (Glorot & Bengio 2010, https://proceedings.mlr.press/v9/glorot10a.html).
-* **dead** (ReLU family: ReLU, LeakyReLU, PReLU, ELU): a *unit* (an index along
-  ``unit_axis``: a feature of a dense layer, a channel of a conv layer) is dead on a batch
-  when its output is ``<= 0`` for every example (and every spatial position), i.e. it sits
-  in the non-identity part of the activation for the whole batch.  For ReLU no gradient then
-  reaches its weights; Leaky/PReLU still pass ``slope * grad``, so their units can recover.
+* **dead** = *no gradient* reaches the unit's weights on the whole batch.  A *unit* is an
+  index along ``unit_axis`` (a feature of a dense layer, a channel of a conv layer):
+
+  - ReLU: output ``<= 0`` for every example (and position): derivative 0 everywhere;
+  - Leaky ReLU / PReLU: never dead while the negative slope is non-zero (they pass
+    ``slope * grad``); a PReLU channel whose learned slope is exactly 0 counts like ReLU;
+  - ELU and softplus: every output saturated (derivative ``< eps`` on the whole batch):
+    their derivative is never exactly 0, so "no gradient" is read to ``eps``, the same
+    precision as sigmoid saturation;
+  - maxout: a *piece* (one of the ``k`` linear maps of a unit) that is never the max on
+    the batch gets no gradient; ``frac_dead`` is the fraction of such pieces.
+
+  ``frac_inactive`` (ReLU family) is the fraction of units whose output is ``<= 0`` on
+  the whole batch, whatever the slope there: for ReLU it equals ``frac_dead``; for Leaky
+  ReLU, PReLU and ELU those units still learn.
 
 Hooks fire on every forward, but compute nothing unless the monitor is *recording*
 (:meth:`ActivationMonitor.record`), so a monitor can stay attached during training.
@@ -33,20 +44,22 @@ from .layers import ROOT
 # entry's ``module`` class and ``kind``): registering an activation makes it watched.
 # This dict overrides it by module class name (or pass kinds= to the monitor).
 ACTIVATION_KINDS: dict = {}
-KINDS = ("sigmoid", "tanh", "relu", None)
+KINDS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "maxout", None)
 
-# Activation modules outside the registry, watched by default all the same.
-_OTHER_ACTIVATIONS = frozenset({"Maxout"})
+# Activation modules outside the registry (class name -> kind), watched by default all the same.
+_OTHER_ACTIVATIONS = {"Maxout": "maxout"}
 # Modules whose output repeats their input (or is a reshape of it): skipped by modules="all".
 _PASS_THROUGH = frozenset({"Flatten", "Identity", "Dropout", "Reshape"})
 
 
 def activation_kind(module):
-    """``"sigmoid"``, ``"tanh"``, ``"relu"`` (ReLU family) or ``None`` for a module: from
-    :data:`ACTIVATION_KINDS` by class name, else from its ``nn.ACTIVATIONS`` entry."""
+    """The kind of an activation module (one of :data:`KINDS`): from :data:`ACTIVATION_KINDS`
+    by class name, else from its ``nn.ACTIVATIONS`` entry; ``None`` when it has none."""
     name = type(module).__name__
     if name in ACTIVATION_KINDS:
         return ACTIVATION_KINDS[name]
+    if name in _OTHER_ACTIVATIONS:
+        return _OTHER_ACTIVATIONS[name]
     from ..nn.catalog import activation_entry_of
     e = activation_entry_of(module)
     return None if e is None else e.info.get("kind")
@@ -61,6 +74,47 @@ def is_activation(module) -> bool:
     from ..nn.catalog import activation_entry_of
     e = activation_entry_of(module)
     return e is not None and e.info.get("watch", True)
+
+
+def kind_param(module):
+    """What :func:`activation_stats` needs besides the output, read from the module:
+    the negative slope (Leaky ReLU: a float; PReLU: the learned slopes), ELU's ``alpha``,
+    softplus's ``beta``, maxout's ``pieces``; ``None`` for other modules."""
+    name = type(module).__name__
+    if name == "LeakyReLU":
+        return module.negative_slope
+    if name == "PReLU":
+        return to_device(module.weight.data, "cpu").astype(np.float64)
+    if name == "ELU":
+        return module.alpha
+    if name == "Softplus":
+        return module.beta
+    if name in ("GroupMax", "Maxout"):
+        return module.pieces
+    return None
+
+
+def _units_where_all(mask, unit_axis):
+    """Boolean per unit: ``mask`` holds on every example (and position) of that unit."""
+    xp = get_array_module(mask)
+    if mask.ndim >= 2:
+        ax = unit_axis % mask.ndim
+        return xp.all(mask, axis=tuple(i for i in builtins.range(mask.ndim) if i != ax))
+    return xp.all(mask, keepdims=True)   # (N,): one unit seen over the batch
+
+
+def _maxout_dead_pieces(z, pieces, axis):
+    """Fraction of maxout pieces never the max on the batch; ``z`` holds the pre-activations
+    (``pieces`` consecutive entries of ``axis`` per unit)."""
+    xp = get_array_module(z)
+    axis = axis % z.ndim
+    shape = z.shape[:axis] + (z.shape[axis] // pieces, pieces) + z.shape[axis + 1:]
+    g = z.reshape(shape)
+    win = g.argmax(axis=axis + 1)                          # (N, units, ...) index of the max piece
+    won = xp.zeros((shape[axis], pieces), bool)
+    units = xp.arange(shape[axis]).reshape((1, -1) + (1,) * (win.ndim - 2))
+    won[xp.broadcast_to(units, win.shape).reshape(-1), win.reshape(-1)] = True
+    return 1.0 - int(xp.count_nonzero(won)) / won.size
 
 
 def _default_range(kind):
@@ -98,22 +152,28 @@ def histogram(a, bins: int = 20, range=None):  # noqa: A002 - NumPy's argument n
 
 
 def activation_stats(a, kind=None, bins: int = 20, range=None, saturation_eps: float = 0.01,  # noqa: A002
-                     unit_axis: int = 1) -> dict:
+                     unit_axis: int = 1, param=None, pre=None) -> dict:
     """Statistics of one activation array (or Tensor) ``a`` of shape ``(N, ...)``.
 
     Args:
-        kind: ``"sigmoid"``, ``"tanh"``, ``"relu"`` or ``None`` (only the generic statistics).
+        kind: one of :data:`KINDS` (``None``: only the generic statistics).
         bins, range: histogram bins and span; ``range=None`` uses ``(0, 1)`` for sigmoid,
             ``(-1, 1)`` for tanh and the data's ``[min, max]`` otherwise (pass a range to
             compare histograms across steps).
         saturation_eps: distance to an asymptote that counts as saturated.
         unit_axis: the axis indexing units, for ``frac_dead`` (1: features of ``(N, F)``,
             channels of ``(N, C, H, W)``).
+        param: the kind's parameter (:func:`kind_param`): Leaky ReLU/PReLU negative slope
+            (scalar or one per unit; default 0.01), ELU ``alpha`` (1), softplus ``beta`` (1),
+            maxout ``pieces``.
+        pre: maxout only: the pre-activations (the GroupMax input), for dead pieces.
 
     Returns:
         dict with ``count`` (number of finite values), ``mean``, ``std``, ``frac_zero``,
         ``frac_nonfinite``, ``hist`` (int64 counts summing to ``count``), ``edges``, and
-        ``frac_saturated`` (sigmoid/tanh) or ``frac_dead`` and ``n_units`` (ReLU family).
+        ``frac_saturated`` (sigmoid, tanh, softplus, ELU), ``frac_dead`` and ``n_units``
+        (every kind but sigmoid and tanh; maxout: when ``pre`` is given), ``frac_inactive``
+        (ReLU family).  See the module docstring for what "dead" means for each kind.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown activation kind {kind!r}; use one of {KINDS}")
@@ -146,15 +206,38 @@ def activation_stats(a, kind=None, bins: int = 20, range=None, saturation_eps: f
     elif kind == "tanh":
         out["frac_saturated"] = (int(xp.count_nonzero(xp.abs(fin) > 1 - saturation_eps)) / n_finite
                                  if n_finite else float("nan"))
-    elif kind == "relu":
-        if a.ndim >= 2:
-            ax = unit_axis % a.ndim
-            alive = (a > 0).any(axis=tuple(i for i in builtins.range(a.ndim) if i != ax))
-        else:  # (N,): one unit seen over the batch
-            alive = (a > 0).any(keepdims=True)
-        n_units = alive.size
+    elif kind in ("relu", "leaky_relu", "elu"):
+        inactive = _units_where_all(a <= 0, unit_axis)
+        n_units = inactive.size
         out["n_units"] = n_units
-        out["frac_dead"] = (n_units - int(xp.count_nonzero(alive))) / n_units if n_units else float("nan")
+        out["frac_inactive"] = int(xp.count_nonzero(inactive)) / n_units if n_units else float("nan")
+        if kind == "relu":
+            dead = inactive
+        elif kind == "leaky_relu":
+            slope = np.asarray(0.01 if param is None else param, np.float64).reshape(-1)
+            if slope.size not in (1, n_units):
+                raise ValueError(f"leaky_relu: {slope.size} slopes for {n_units} units; give one or one per unit")
+            dead = inactive & xp.asarray(np.broadcast_to(slope == 0, (n_units,)))
+        else:  # ELU: derivative α·eˣ = y + α, exactly 0 only where eˣ underflowed
+            alpha = 1.0 if param is None else float(param)
+            deriv = a + a.dtype.type(alpha)
+            sat = (deriv < saturation_eps) & (a <= 0)
+            out["frac_saturated"] = int(xp.count_nonzero(sat)) / a.size if a.size else float("nan")
+            dead = _units_where_all(sat, unit_axis)
+        out["frac_dead"] = int(xp.count_nonzero(dead)) / n_units if n_units else float("nan")
+    elif kind == "softplus":
+        beta = 1.0 if param is None else float(param)
+        # σ(βx) = 1 - exp(-βy) < eps  <=>  y < -log(1 - eps) / β
+        sat = a < a.dtype.type(-math.log1p(-saturation_eps) / beta)
+        out["frac_saturated"] = int(xp.count_nonzero(sat)) / a.size if a.size else float("nan")
+        dead = _units_where_all(sat, unit_axis)
+        out["n_units"] = dead.size
+        out["frac_dead"] = int(xp.count_nonzero(dead)) / dead.size if dead.size else float("nan")
+    elif kind == "maxout" and pre is not None:
+        pre = pre.data if isinstance(pre, Tensor) else pre
+        pieces = 2 if param is None else int(param)
+        out["n_units"] = pre.shape[unit_axis % pre.ndim] if pre.ndim >= 2 else 1
+        out["frac_dead"] = _maxout_dead_pieces(pre, pieces, unit_axis if pre.ndim >= 2 else 0)
     return out
 
 
@@ -164,6 +247,20 @@ def _first_tensor(output):
     if isinstance(output, (tuple, list)) and output and isinstance(output[0], Tensor):
         return output[0].data
     return output if hasattr(output, "ndim") else None
+
+
+def _maxout_pre(module, inputs):
+    """The pre-activations of a maxout module's pieces: GroupMax's input, or a Maxout
+    layer's own linear map of its input (recomputed: one extra matmul on recorded steps)."""
+    x = _first_tensor(inputs)
+    if x is None:
+        return None
+    if type(module).__name__ == "GroupMax":
+        if module.dim % x.ndim != 1 % x.ndim:
+            return None  # grouped along another axis than the unit axis: not measured
+        return x
+    z = x @ module.weight.data.T
+    return z if module.bias is None else z + module.bias.data
 
 
 def _has_children(module) -> bool:
@@ -239,8 +336,13 @@ class ActivationMonitor:
             a = _first_tensor(output)
             if a is None:
                 return None
-            self.stats[name] = activation_stats(a, self.kinds[name], self.bins, self.range,
-                                                self.saturation_eps, self.unit_axis)
+            kind = self.kinds[name]
+            pre = None
+            if kind == "maxout":
+                pre = _maxout_pre(module, inputs)
+            self.stats[name] = activation_stats(a, kind, self.bins, self.range, self.saturation_eps,
+                                                -1 if type(module).__name__ == "Maxout" else self.unit_axis,
+                                                kind_param(module), pre)
             if self.keep_arrays:
                 self.arrays[name] = to_device(a, "cpu").copy()
             return None

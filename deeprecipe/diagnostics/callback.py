@@ -19,6 +19,13 @@ A step is numbered by the optimizer steps done before it (``trainer.global_step`
 ``on_train_batch_begin``: 0 for the first step), so ``every=10`` records steps 0, 10, 20, ...
 and the histograms and series of one step carry the same number.
 
+With ``probe=x`` the activation statistics come instead from a forward pass of that fixed
+batch in evaluation mode without a graph, right after the recorded step: the same examples
+every time, so dead and saturated fractions are comparable across steps and not biased by
+dropout masks or by which mini-batch happened to be drawn (the doctor reads them this way).
+``batch_loss=True`` also records every step's mini-batch loss (series ``batch_loss``), the
+signal of an unstable learning rate.
+
 Other steps cost one integer test, plus one attribute test per hooked module call.  At the
 end of each epoch the mean of each series over that epoch's recorded steps goes into the
 epoch table (``epoch_summary="mean"``; ``"last"`` or ``None`` also possible).
@@ -54,6 +61,10 @@ class MonitorCallback:
             (see ``ActivationMonitor``).
         epoch_summary: ``"mean"`` (default), ``"last"`` or ``None``: what goes into the
             per-epoch table for each series.
+        probe: a fixed input batch (array ``(n, ...)``) whose forward pass (eval mode, no
+            graph) gives the activation statistics on recorded steps; ``None``: the recorded
+            training step's own forward pass.
+        batch_loss: also record every step's mini-batch loss as the per-step series ``batch_loss``.
         model, optimizer, history: for use outside ``fit`` (``fit`` sets model and optimizer
             and the trainer's history through ``set_context``).
 
@@ -65,6 +76,7 @@ class MonitorCallback:
     def __init__(self, every: int = 10, *, gradients: bool = True, updates: bool = True, weights: bool = True,
                  activations: bool = True, bins: int = 20, hist_range=None, near_zero: float = 1e-3,
                  modules=None, kinds=None, epoch_summary: str | None = "mean",
+                 probe=None, batch_loss: bool = False,
                  model=None, optimizer=None, history=None):
         if not isinstance(every, (int, np.integer)) or every < 1:
             raise ValueError(f"every must be a positive integer (record every N steps), got {every!r}")
@@ -75,6 +87,7 @@ class MonitorCallback:
         self.bins, self.hist_range, self.near_zero = bins, hist_range, near_zero
         self.modules, self.kinds = modules, kinds
         self.epoch_summary = epoch_summary
+        self.probe, self.batch_loss = probe, bool(batch_loss)
         self.model, self.optimizer, self.trainer = model, optimizer, None
         self._history = history
         self._monitor = None
@@ -97,6 +110,7 @@ class MonitorCallback:
         self._count = 0          # steps seen (used when no trainer gives a global step)
         self._step = None        # global step being recorded, or None
         self._before = None
+        self._probe_x = None
         self._epoch_acc: dict = {}
 
     def _global_step(self) -> int:
@@ -119,16 +133,42 @@ class MonitorCallback:
             return
         self._step = step
         self._before = snapshot(self.model) if self.updates else None
-        if self._monitor is not None:
+        if self._monitor is not None and self.probe is None:
             self._monitor.start()
+
+    def _probe_forward(self):
+        """Forward the probe batch in eval mode without a graph, recording activations."""
+        from ..backend import to_device
+        from ..config import no_grad
+        from ..engine.tensor import Tensor
+        if self._probe_x is None:
+            device = next(iter(self.model.parameters())).data
+            x = np.asarray(self.probe)
+            self._probe_x = Tensor(to_device(x, "cpu" if isinstance(device, np.ndarray) else "cuda"))
+        modes = [(m, m.training) for m in self.model.modules()]
+        self.model.eval()
+        try:
+            with no_grad(), self._monitor.record():
+                self.model(self._probe_x)
+        finally:
+            for m, mode in modes:
+                m.__dict__["training"] = mode
 
     def on_train_batch_end(self, batch, logs=None):
         self._count += 1
+        if self.batch_loss and logs and "loss" in logs:
+            hist = self.history
+            if hist is not None:
+                hist.record_step("batch_loss", logs["loss"], step=self._global_step() - 1
+                                 if self.trainer is not None else self._count - 1)
         step, self._step = self._step, None
         if step is None:
             return
         if self._monitor is not None:
-            self._monitor.stop()
+            if self.probe is None:
+                self._monitor.stop()
+            else:
+                self._probe_forward()
         stats = {}
         if self.gradients:
             stats["layer_grad_norm"] = grad_norms_by_layer(self.model)

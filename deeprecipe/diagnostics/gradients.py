@@ -13,7 +13,7 @@ from ._norms import sq_norms
 from .layers import named_params, params_by_layer
 
 
-def grad_norms(model) -> "OrderedDict[str, float]":
+def grad_norms(model) -> OrderedDict[str, float]:
     """``param_name -> ||grad||_2`` for every parameter that has a gradient, in registration order.
 
     Parameters whose ``.grad`` is ``None`` (frozen, or not reached by the backward pass) are left out.
@@ -22,7 +22,7 @@ def grad_norms(model) -> "OrderedDict[str, float]":
     return OrderedDict((n, math.sqrt(s)) for (n, _), s in zip(named, sq_norms([p.grad for _, p in named])))
 
 
-def grad_norms_by_layer(model) -> "OrderedDict[str, float]":
+def grad_norms_by_layer(model) -> OrderedDict[str, float]:
     """``layer -> ||concatenated grads of the layer's parameters||_2``, input side first.
 
     A layer is a module owning parameters (see :mod:`deeprecipe.diagnostics.layers`); layers

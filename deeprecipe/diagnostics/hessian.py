@@ -113,7 +113,7 @@ def top_hessian_eigenvalue(closure, params, iters: int = 100, tol: float = 1e-4,
     lam = None
     for it in range(1, iters + 1):
         hv = hessian_vector_product(closure, params, v, eps)
-        new_lam = sum(float((vi.reshape(-1) @ hi.reshape(-1))) for vi, hi in zip(v, hv))  # vᵀHv, ||v|| = 1
+        new_lam = sum(float(vi.reshape(-1) @ hi.reshape(-1)) for vi, hi in zip(v, hv))  # vᵀHv, ||v|| = 1
         hnorm = math.sqrt(sum(sq_norms(hv)))
         if hnorm == 0.0:  # v is in the null space: the Hessian is 0 along every direction tried
             return HessianEig(0.0, v, it, True)

@@ -40,7 +40,7 @@ def named_params(model):
         f"got {type(model).__name__}")
 
 
-def params_by_layer(model) -> "OrderedDict[str, list]":
+def params_by_layer(model) -> OrderedDict[str, list]:
     """``layer -> [(param_name, Parameter), ...]`` in registration order.
 
     For a list of Parameters each parameter is its own layer (named by its index).
@@ -121,7 +121,7 @@ class record_forward_order:
         self._handles = []
 
 
-def reorder(values: dict, order) -> "OrderedDict":
+def reorder(values: dict, order) -> OrderedDict:
     """``values`` with the keys in ``order`` first (in that order), the others after, unchanged."""
     out = OrderedDict((k, values[k]) for k in order if k in values)
     for k, v in values.items():

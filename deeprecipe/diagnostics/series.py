@@ -11,13 +11,15 @@ result into the same names, so experiments, plots and the doctor read one vocabu
 ``update_norm/<layer>``  ``||Δw||`` of one optimizer step
 ``weight_norm/<param>``  ``weight_mean/…``, ``weight_std/…``, ``weight_near_zero/…``
 ``act_mean/<module>``    ``act_std/…``, ``act_zero/…`` (fraction of exact zeros),
-                         ``act_dead/…`` (ReLU family), ``act_saturated/…`` (sigmoid, tanh)
+                         ``act_dead/…`` (units with no gradient), ``act_inactive/…`` (ReLU
+                         family: output <= 0 on the batch), ``act_saturated/…`` (sigmoid,
+                         tanh, softplus, ELU)
 =======================  ==========================================================
 """
 from __future__ import annotations
 
 _ACT_KEYS = (("mean", "act_mean"), ("std", "act_std"), ("frac_zero", "act_zero"),
-             ("frac_dead", "act_dead"), ("frac_saturated", "act_saturated"))
+             ("frac_dead", "act_dead"), ("frac_inactive", "act_inactive"), ("frac_saturated", "act_saturated"))
 _WEIGHT_KEYS = (("norm", "weight_norm"), ("mean", "weight_mean"), ("std", "weight_std"),
                 ("frac_near_zero", "weight_near_zero"))
 

@@ -14,7 +14,7 @@ from ._norms import sq_norms
 from .layers import named_params, params_by_layer
 
 
-def snapshot(model) -> "OrderedDict[str, object]":
+def snapshot(model) -> OrderedDict[str, object]:
     """Copies of every parameter's data, ``param_name -> array`` (same device and dtype)."""
     return OrderedDict((n, p.data.copy()) for n, p in named_params(model))
 

@@ -11,7 +11,7 @@ from ..backend import get_array_module
 from .layers import named_params
 
 
-def weight_stats(model, near_zero: float = 1e-3) -> "OrderedDict[str, dict]":
+def weight_stats(model, near_zero: float = 1e-3) -> OrderedDict[str, dict]:
     """``param_name -> {"norm", "mean", "std", "frac_near_zero"}`` (floats), registration order.
 
     Args:

@@ -12,8 +12,9 @@ Activation entries: ``factory(width, *args, **kwargs) -> Module`` (``width`` is 
 number of units; most activations ignore it).  Their ``info``:
 
 * ``module``: the Module class it builds (the diagnostics recognize activations by it);
-* ``kind``: ``'relu'`` (the ReLU family: dead units), ``'sigmoid'``, ``'tanh'``
-  (saturation) or ``None`` (no such notion);
+* ``kind``: what the activation monitors measure on it (``diagnostics.activation_stats``):
+  ``'relu'``, ``'leaky_relu'`` (PReLU too), ``'elu'`` (dead: no gradient), ``'sigmoid'``,
+  ``'tanh'``, ``'softplus'`` (saturation), ``'maxout'`` (dead pieces) or ``None`` (no such notion);
 * ``nonlinearity``, ``init_param(*args, **kwargs)``: what He initialization uses for the
   gain (the negative slope of a leaky ReLU, PReLU's initial slope);
 * ``pieces(*args, **kwargs)``: pre-activations per unit (maxout: k, else 1).
@@ -84,13 +85,13 @@ def _maxout_pieces(pieces=2):
 ACTIVATIONS.register("relu", _relu, module=ReLU, kind="relu")
 ACTIVATIONS.register("sigmoid", _sigmoid, module=Sigmoid, kind="sigmoid")
 ACTIVATIONS.register("tanh", _tanh, module=Tanh, kind="tanh")
-ACTIVATIONS.register("leaky_relu", _leaky_relu, module=LeakyReLU, kind="relu", nonlinearity="leaky_relu",
+ACTIVATIONS.register("leaky_relu", _leaky_relu, module=LeakyReLU, kind="leaky_relu", nonlinearity="leaky_relu",
                      init_param=lambda negative_slope=0.01: float(negative_slope))
-ACTIVATIONS.register("prelu", _prelu, module=PReLU, kind="relu", nonlinearity="prelu",
+ACTIVATIONS.register("prelu", _prelu, module=PReLU, kind="leaky_relu", nonlinearity="prelu",
                      init_param=lambda per_channel=False, init=0.25: float(init))
-ACTIVATIONS.register("elu", _elu, module=ELU, kind="relu")
-ACTIVATIONS.register("softplus", _softplus, module=Softplus, kind=None)
-ACTIVATIONS.register("maxout", _maxout, module=GroupMax, kind=None, pieces=_maxout_pieces)
+ACTIVATIONS.register("elu", _elu, module=ELU, kind="elu")
+ACTIVATIONS.register("softplus", _softplus, module=Softplus, kind="softplus")
+ACTIVATIONS.register("maxout", _maxout, module=GroupMax, kind="maxout", pieces=_maxout_pieces)
 ACTIVATIONS.register("identity", _identity, aliases=("linear",), module=Identity, kind=None, watch=False)
 
 

@@ -41,6 +41,7 @@ _HELP = {
     "seed": "seed of the initialization, data split and order, and dropout masks",
     "val_fraction": "fraction of the training set held out for validation (0: none)",
     "train_samples": "train on a seeded random subset of this many samples (0: all)",
+    "standardize": "standardize each input feature with the training set's mean and std",
     "patience": "early stopping on val_loss after this many epochs without improvement (0: off); "
                 "the best weights are restored",
     "checkpoint_every": "also checkpoint every this many optimizer steps (0: only at epoch ends)",
@@ -48,6 +49,10 @@ _HELP = {
     "out": "output folder (default runs/<data>-<model>-seed<seed>)",
     "threads": "BLAS threads (needs threadpoolctl; 0: leave as is)",
     "progress": "progress display: auto (tqdm on a terminal), bar, lines, none",
+    "monitor_every": "record the doctor's monitors (per-layer gradient norms, update/weight ratios, "
+                     "activations on a fixed probe batch, weight norms) every this many steps (0: off)",
+    "doctor": "live diagnosis at each epoch end: off, report (print new findings), stop (also end the run "
+              "on an error finding, keeping its checkpoints)",
 }
 
 
@@ -104,6 +109,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="continue the run in --out from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", default=argparse.SUPPRESS,
                    help="replace a run already in --out")
+    p.add_argument("--standardize", action="store_true", default=argparse.SUPPRESS, help=_HELP["standardize"])
+    p.add_argument("--no-monitor", dest="monitor_every", action="store_const", const=0, default=argparse.SUPPRESS,
+                   help="record no monitors (same as --monitor-every 0)")
     p.set_defaults(func=main)
     return p
 
@@ -154,5 +162,5 @@ def main(args) -> int:
     print(f"{status} {len(summary['history']['epoch'])} epochs  " + "  ".join(parts))
     if summary["stop_reason"]:
         print(summary["stop_reason"])
-    print(f"wrote {cfg.out}/config.json, metrics.csv, metrics.json, checkpoints/")
+    print(f"wrote {cfg.out}/config.json, metrics.csv, metrics.json, inputs.json, checkpoints/")
     return 1 if summary["diverged"] else 0

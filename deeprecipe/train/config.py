@@ -50,6 +50,7 @@ MODEL_HELP = ("'mlp:H1,H2,...' (hidden sizes; 'mlp' alone is a linear softmax mo
 CHOICES = {
     "device": ("cpu", "cuda"),
     "progress": ("auto", "bar", "lines", "none"),
+    "doctor": ("off", "report", "stop"),
 }
 #: value of a component option that means "none of them"
 NONE_VALUES = {"norm": "none", "schedule": "none", "init": "default"}
@@ -89,6 +90,7 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.1
     train_samples: int = 0
+    standardize: bool = False
     patience: int = 0
     checkpoint_every: int = 0
     device: str = "cpu"
@@ -96,11 +98,14 @@ class TrainConfig:
     out: str = ""
     threads: int = 0
     progress: str = "auto"
+    monitor_every: int = 50
+    doctor: str = "off"
     overwrite: bool = False
     resume: bool = False
 
-    #: options that do not change the result, left out when comparing two runs
-    RUNTIME_KEYS = ("out", "threads", "progress", "overwrite", "resume")
+    #: options that do not change the result, left out when comparing two runs (the
+    #: monitors only read the model: a probe forward in eval mode, without a graph)
+    RUNTIME_KEYS = ("out", "threads", "progress", "monitor_every", "doctor", "overwrite", "resume")
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -217,6 +222,15 @@ def normalize_spec(option: str, spec: str) -> str:
         raise ValueError(f"{option}: {err}{hint}") from None
     if option == "init" and e.name in ("normal", "uniform", "constant") and not (args or kwargs):
         raise ValueError(f"init {spec!r} needs parameters, e.g. normal:0.01 or uniform:-0.1,0.1")
+    if option == "init":   # argument values are checked when drawing: draw once, on a 2x2 array
+        import numpy as np
+
+        from ..nn import init as _init
+        try:
+            _init.get(spec)(np.zeros((2, 2)), rng=0)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"init {spec!r}: bad argument values ({err}); give numbers, e.g. normal:0.01 "
+                             "or uniform:-0.1,0.1") from None
     return format_spec(e.name, args, kwargs) if (args or kwargs) else e.name
 
 
@@ -253,6 +267,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         ("patience", cfg.patience >= 0, "must be >= 0 (0: no early stopping)"),
         ("checkpoint_every", cfg.checkpoint_every >= 0, "must be >= 0 (0: only at epoch ends)"),
         ("threads", cfg.threads >= 0, "must be >= 0 (0: leave BLAS as it is)"),
+        ("monitor_every", cfg.monitor_every >= 0, "must be >= 0 (0: no monitors)"),
     ]
     checks += [(name, "\0" not in getattr(cfg, name), "must not contain a NUL character")
                for name in ("data", "model", "out", "optimizer")]

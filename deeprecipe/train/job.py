@@ -9,7 +9,9 @@ Output folder layout::
 
     <out>/config.json          the resolved configuration (identifies the run)
     <out>/metrics.csv          one row per epoch (CSVLogger)
-    <out>/metrics.json         the whole History, per-step series and the test metrics
+    <out>/metrics.json         the whole History, per-step series (the monitors) and the test metrics
+    <out>/inputs.json          statistics of the training inputs (what the doctor reads for
+                               unnormalized input), written before training starts
     <out>/checkpoints/last.npz the latest training checkpoint (resumable, atomic)
     <out>/checkpoints/best.npz the best epoch by val_loss (when there is a validation split)
     <out>/.deeprecipe-run.json the manifest: the files above, written first; ``--overwrite``
@@ -38,7 +40,10 @@ from ..validation.rundir import RunDirError  # noqa: F401  (re-exported: the CLI
 
 #: Every file a job writes in ``--out`` (relative, '/'-separated) and its folders; the
 #: manifest (``.deeprecipe-run.json``) records them and ``--overwrite`` removes only these.
-RUN_FILES = ("config.json", "metrics.csv", "metrics.json", "checkpoints/last.npz", "checkpoints/best.npz")
+RUN_FILES = ("config.json", "metrics.csv", "metrics.json", "checkpoints/last.npz", "checkpoints/best.npz",
+             "inputs.json")
+#: examples of the training set forwarded (eval mode) by the activation monitors
+PROBE_SIZE = 256
 RUN_DIRS = ("checkpoints",)
 
 
@@ -88,7 +93,7 @@ def load_data(cfg: TrainConfig) -> Data:
     if name.startswith("npz:"):
         train, test = _read_npz(os.path.expanduser(cfg.data[4:]))
     else:
-                train, test = D.CATALOG.build(name, context={"seed": cfg.seed, "progress": cfg.progress != "none"})
+        train, test = D.CATALOG.build(name, context={"seed": cfg.seed, "progress": cfg.progress != "none"})
     from ..validation.labels import check_label_array, infer_num_classes
     from ..validation.splits import check_split
     y_tr = check_label_array(train[1], "y_train")
@@ -109,6 +114,9 @@ def load_data(cfg: TrainConfig) -> Data:
     if cfg.train_samples and cfg.train_samples < len(x_tr):
         keep = np.sort(np.random.default_rng(cfg.seed).choice(len(x_tr), cfg.train_samples, replace=False))
         x_tr, y_tr = x_tr[keep], y_tr[keep]
+    if cfg.standardize:
+        st = D.Standardizer().fit(x_tr)
+        x_tr, x_val, x_te = (None if a is None else st.transform(a) for a in (x_tr, x_val, x_te))
     spec = parse_model_spec(cfg.model)
     image_shape = None
     if spec.kind == "cnn":
@@ -160,6 +168,35 @@ def build_optimizer(cfg: TrainConfig, model):
                 raise ValueError(f"optimizer {cfg.optimizer!r} takes no {key}; leave {key} at {default}")
             kwargs[key] = value
     return optim.create(cfg.optimizer, model.parameters(), **kwargs)
+
+
+def input_stats(x) -> dict:
+    """Summary of the training inputs: overall mean/std/min/max and the spread of the
+    per-feature means and standard deviations (the doctor's unnormalized-input signal)."""
+    x = np.asarray(x).reshape(len(x), -1)
+    mean = x.mean(axis=0, dtype=np.float64)
+    std = x.std(axis=0, dtype=np.float64)
+    live = std[std > 0]
+    return {"n": int(len(x)), "features": int(x.shape[1]), "mean": float(x.mean(dtype=np.float64)),
+            "std": float(x.std(dtype=np.float64)), "min": float(x.min()), "max": float(x.max()),
+            "abs_feature_mean_max": float(np.abs(mean).max()),
+            "feature_std_max": float(std.max()), "feature_std_min": float(live.min()) if live.size else 0.0}
+
+
+def build_monitors(cfg: TrainConfig, data: Data, inputs: dict, steps_per_epoch: int):
+    """The doctor's recorders: monitors every ``cfg.monitor_every`` steps (at most every
+    epoch's length, so every epoch has a record) on a fixed probe batch, and the live
+    ``Doctor`` when ``cfg.doctor`` is not ``"off"``."""
+    cbs = []
+    if cfg.monitor_every:
+        from ..diagnostics import MonitorCallback
+        probe = data.x_train[:PROBE_SIZE]
+        every = max(1, min(cfg.monitor_every, steps_per_epoch))
+        cbs.append(MonitorCallback(every=every, probe=probe, batch_loss=True))
+    if cfg.doctor != "off":
+        from ..doctor import Doctor
+        cbs.append(Doctor(stop=cfg.doctor == "stop", inputs=inputs, config=cfg.to_dict()))
+    return cbs
 
 
 def build_callbacks(cfg: TrainConfig, out: str, steps_per_epoch: int):
@@ -281,7 +318,9 @@ def run(cfg: TrainConfig) -> dict:
         # The manifest first: whatever is written next, --overwrite knows it is ours.
         rundir.write_manifest(out, RUN_FILES, RUN_DIRS, atomic_write_text)
         atomic_write_text(os.path.join(out, "config.json"), json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
-        callbacks = build_callbacks(cfg, out, steps)
+        inputs = {**input_stats(data.x_train), "classes": data.num_classes}
+        atomic_write_text(os.path.join(out, "inputs.json"), json.dumps(inputs, indent=1) + "\n")
+        callbacks = build_callbacks(cfg, out, steps) + build_monitors(cfg, data, inputs, steps)
         trainer = Trainer(model, loss="cross_entropy", optimizer=optimizer, metrics=["accuracy"],
                           callbacks=callbacks, verbose=0)
         val = None if data.x_val is None else (data.x_val, data.y_val)
@@ -290,7 +329,7 @@ def run(cfg: TrainConfig) -> dict:
         test = None
         if data.x_test is not None and not trainer.diverged:
             test = evaluate(model, data.x_test, data.y_test)
-    summary = {"config": cfg.to_dict(), "history": history.to_dict(),
+    summary = {"config": cfg.to_dict(), "history": history.to_dict(), "inputs": inputs,
                "test": test, "stop_reason": history.stop_reason, "diverged": trainer.diverged}
     atomic_write_text(os.path.join(out, "metrics.json"), json.dumps(summary, indent=1) + "\n")
     return summary

@@ -16,8 +16,13 @@ def test_relu_dead_units_and_zero_fraction_by_hand():
     assert s["frac_dead"] == pytest.approx(2 / 5)  # columns 0 and 2 are <= 0 on every example
     assert s["frac_zero"] == pytest.approx(11 / 15)
     assert s["mean"] == pytest.approx(a.mean()) and s["std"] == pytest.approx(a.std())
-    # a leaky unit whose outputs are all negative is in its non-identity part: dead too
-    assert D.activation_stats(np.where(a == 0, -0.01, a), "relu")["frac_dead"] == pytest.approx(2 / 5)
+    assert s["frac_inactive"] == s["frac_dead"]
+    # a leaky unit whose outputs are all negative still passes slope * grad: inactive, not dead
+    leaky = D.activation_stats(np.where(a == 0, -0.01, a), "leaky_relu", param=0.01)
+    assert leaky["frac_inactive"] == pytest.approx(2 / 5) and leaky["frac_dead"] == 0.0
+    # ... unless its slope is 0 (a PReLU channel that learned alpha = 0)
+    prelu = D.activation_stats(np.where(a == 0, -0.0, a), "leaky_relu", param=np.array([0, .2, .2, .2, .2]))
+    assert prelu["frac_dead"] == pytest.approx(1 / 5)
 
 
 def test_dead_channels_of_a_conv_output():
@@ -117,3 +122,64 @@ def test_monitor_module_selection_and_kind_override(rng):
         D.ActivationMonitor(net, modules=["7"])
     with pytest.raises(ValueError, match="'all'"):
         D.ActivationMonitor(net, modules="some")
+
+
+def test_dead_means_no_gradient_for_each_relu_variant(rng):
+    """Dead units are those whose weights get no gradient: checked against backward itself."""
+    x = dr.Tensor(rng.standard_normal((16, 6)))
+    for act, expect_dead in ((nn.ReLU(), True), (nn.LeakyReLU(0.01), False), (nn.ELU(), True),
+                             (nn.PReLU(), False)):
+        with dr.default_dtype(np.float64):
+            lin = nn.Linear(6, 4)
+        lin.bias.data[:2] = -100.0            # units 0 and 1: negative on every example
+        net = nn.Sequential(lin, act)
+        mon = D.ActivationMonitor(net)
+        with mon.record():
+            out = net(x)
+        out.sum().backward()
+        # the independent measurement (ELU's eˣ at x = -100 is ~1e-44: no gradient to any precision)
+        no_grad = np.all(np.abs(lin.weight.grad) < 1e-12, axis=1)
+        s = mon.stats["1"]
+        assert s["frac_inactive"] == pytest.approx(2 / 4)
+        assert s["frac_dead"] == pytest.approx(no_grad.mean()), type(act).__name__
+        assert (s["frac_dead"] > 0) == expect_dead
+        mon.remove()
+
+
+def test_softplus_saturation_and_dead_units():
+    # softplus' derivative is 1 - exp(-y); below eps = 0.01 when y < -log(0.99) ~ 0.01005
+    y = np.array([[0.005, 0.5, 0.01], [0.001, 2.0, 0.02]], np.float32)
+    s = D.activation_stats(y, "softplus")
+    assert s["frac_saturated"] == pytest.approx(3 / 6)
+    assert s["frac_dead"] == pytest.approx(1 / 3)   # unit 0 saturated on both examples
+    assert D.activation_stats(y, "softplus", param=100.0)["frac_saturated"] == 0.0
+
+
+def test_elu_saturation():
+    y = np.array([[-0.995, 1.0], [-0.5, -0.999]], np.float32)   # derivative y + 1
+    s = D.activation_stats(y, "elu")
+    assert s["frac_saturated"] == pytest.approx(2 / 4) and s["frac_dead"] == 0.0
+
+
+def test_maxout_dead_pieces_against_backward(rng):
+    with dr.default_dtype(np.float64):
+        net = nn.MLP([5, 3, 2], activation=("maxout", 3), rng=0)
+    lin = net[0]
+    lin.bias.data[[0, 4]] = -100.0          # piece 0 of unit 0 and piece 1 of unit 1 never win
+    x = dr.Tensor(rng.standard_normal((32, 5)))
+    mon = D.ActivationMonitor(net)
+    assert "maxout" in mon.kinds.values()
+    with mon.record():
+        out = net(x)
+    out.sum().backward()
+    no_grad = np.all(lin.weight.grad == 0, axis=1)
+    name = next(n for n, k in mon.kinds.items() if k == "maxout")
+    assert mon.stats[name]["frac_dead"] == pytest.approx(no_grad.mean())
+    assert no_grad[[0, 4]].all()
+    # a Maxout layer (its own weights) gives the same count
+    with dr.default_dtype(np.float64):
+        layer = nn.Maxout(5, 3, pieces=3, rng=0)
+    layer.bias.data[[0, 4]] = -100.0
+    with D.ActivationMonitor(layer) as m2, m2.record():
+        layer(x)
+    assert m2.stats[D.ROOT]["frac_dead"] == pytest.approx(2 / 9)

@@ -23,11 +23,11 @@ ACTIVATION_ROWS = {
     "relu": ("relu", L.ReLU, "relu", lambda x: np.maximum(x, 0)),
     "sigmoid": ("sigmoid", L.Sigmoid, "sigmoid", lambda x: 1 / (1 + np.exp(-x))),
     "tanh": ("tanh", L.Tanh, "tanh", np.tanh),
-    "leaky_relu": ("leaky_relu:0.2", L.LeakyReLU, "relu", lambda x: np.where(x > 0, x, 0.2 * x)),
-    "prelu": ("prelu:init=0.1", L.PReLU, "relu", lambda x: np.where(x > 0, x, 0.1 * x)),
-    "elu": ("elu:alpha=0.5", L.ELU, "relu", lambda x: np.where(x > 0, x, 0.5 * np.expm1(x))),
-    "softplus": ("softplus", L.Softplus, None, lambda x: np.log1p(np.exp(x))),
-    "maxout": ("maxout:pieces=2", L.GroupMax, None, lambda x: x.reshape(len(x), -1, 2).max(-1)),
+    "leaky_relu": ("leaky_relu:0.2", L.LeakyReLU, "leaky_relu", lambda x: np.where(x > 0, x, 0.2 * x)),
+    "prelu": ("prelu:init=0.1", L.PReLU, "leaky_relu", lambda x: np.where(x > 0, x, 0.1 * x)),
+    "elu": ("elu:alpha=0.5", L.ELU, "elu", lambda x: np.where(x > 0, x, 0.5 * np.expm1(x))),
+    "softplus": ("softplus", L.Softplus, "softplus", lambda x: np.log1p(np.exp(x))),
+    "maxout": ("maxout:pieces=2", L.GroupMax, "maxout", lambda x: x.reshape(len(x), -1, 2).max(-1)),
     "identity": ("identity", L.Identity, None, lambda x: x),
 }
 

@@ -108,3 +108,42 @@ def test_resume_and_overwrite_together_are_refused():
 def test_every_config_field_is_a_cli_option():
     opts = {a.dest for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions}
     assert set(TrainConfig.field_names()) <= opts
+
+
+@pytest.mark.parametrize("text, spec", [("he", "he_normal"), ("default", "default"), ("normal:0.01", "normal:0.01"),
+                                        ("Normal:1", "normal:1"), ("normal:0,2", "normal:0,2"),
+                                        ("uniform:-0.1,0.1", "uniform:-0.1,0.1"),
+                                        ("orthogonal:2", "orthogonal:2")])
+def test_parametrized_init_specs(text, spec):
+    assert validate(TrainConfig(init=text)).init == spec
+
+
+@pytest.mark.parametrize("text, match", [("normal", "needs parameters"), ("uniform", "needs parameters"),
+                                         ("normal:abc", "give numbers"), ("normal:-1", "non-negative"),
+                                         ("nromal:1", "did you mean 'normal'"),
+                                         ("he:1,2,3,4,5", "too many positional arguments")])
+def test_bad_init_specs_are_refused_clearly(text, match):
+    with pytest.raises(ValueError, match=match):
+        validate(TrainConfig(init=text))
+
+
+def test_init_std_from_cli_and_toml_reaches_the_weights(tmp_path):
+    import numpy as np
+
+    from deeprecipe.train.job import build_model, load_data
+    toml = tmp_path / "job.toml"
+    toml.write_text('data = "blobs"\nmodel = "mlp:400"\ninit = "normal:0.01"\n')
+    for argv in (["--config", str(toml)], ["--data", "blobs", "--model", "mlp:400", "--init", "normal:1"]):
+        cfg = resolve(parse(argv))
+        model = build_model(cfg, load_data(cfg))
+        std = float(np.std(model[0].weight.data))
+        assert std == pytest.approx(0.01 if "--config" in argv else 1.0, rel=0.1)
+
+
+def test_blobs_from_the_cli_are_standardized():
+    import numpy as np
+
+    from deeprecipe.train.job import load_data
+    d = load_data(validate(TrainConfig(data="blobs", val_fraction=0.0)))
+    assert np.abs(d.x_train.mean(0)).max() < 1e-5 and np.allclose(d.x_train.std(0), 1, atol=1e-4)
+    assert np.abs(d.x_test).max() < 10   # the test part, with the training statistics
