@@ -108,8 +108,18 @@ def open_storage(url: str):
         raise SweepError(f"--storage must be a database URL (postgresql://USER@HOST:PORT/DB, mysql://..., "
                          f"sqlite:///PATH), got {redact(given)!r}")
     try:
-        return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                          heartbeat_stale_trial_callback=Retry(max_retry=1), **kwargs)
+        for attempt in range(5):
+            try:
+                return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                                  heartbeat_stale_trial_callback=Retry(max_retry=1), **kwargs)
+            except Exception as e:
+                # Two machines creating the tables of an empty database at the same moment: one
+                # of them loses the race (PostgreSQL: duplicate key in pg_type); the tables exist
+                # now, so trying again opens them.
+                text = str(e).lower()
+                if attempt == 4 or not ("duplicate" in text or "already exists" in text):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
     except ImportError as e:
         raise SweepError(f"the database driver for {redact(given)} is missing ({e}); for PostgreSQL: "
                          "pip install 'deeprecipe[sweep]' (psycopg)") from None
