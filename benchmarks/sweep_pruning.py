@@ -6,7 +6,7 @@
 Both sweeps search the README's MLP (784-512-256-10, ReLU, He init) on a seeded
 subset of Fashion-MNIST — ``lr`` log-uniform in [1e-4, 3] (wide on purpose: the top of
 the range diverges or kills units), ``optimizer`` in {adam, sgd}, ``weight_decay``
-log-uniform in [1e-8, 1e-3], ``init`` in {he, normal} — scored on validation accuracy,
+log-uniform in [1e-8, 1e-3], ``init`` in {he, normal:0.01} — scored on validation accuracy,
 with Optuna's median rule in both.  Arm A prunes with the median rule only; arm B adds
 the doctor (``--pruner median+doctor``), which stops a trial it diagnoses as diverged,
 vanishing or dead.  Same sampler seed, same trial budget, same data, 2 worker processes
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     params = [{"name": "lr", "kind": "log", "low": 1e-4, "high": 3.0},
               {"name": "optimizer", "kind": "choice", "choices": ["adam", "sgd"]},
               {"name": "weight_decay", "kind": "log", "low": 1e-8, "high": 1e-3},
-              {"name": "init", "kind": "choice", "choices": ["he", "normal"]}]
+              {"name": "init", "kind": "choice", "choices": ["he", "normal:0.01"]}]
     rows = []
     for rep in range(args.repeat):
         for arm, pruner in (("median", "median"), ("median+doctor", "median+doctor")):

@@ -192,7 +192,8 @@ def _line(trial, objective: str) -> str:
     t = f" [{secs:.1f} s]" if secs is not None else ""
     state = trial.state.name.lower()
     if state == "complete":
-        return f"trial {trial.number}: {objective} {trial.value:.4f} ({params}){t}"
+        diverged = " — diverged (non-finite loss), stopped" if trial.user_attrs.get("diverged") else ""
+        return f"trial {trial.number}: {objective} {trial.value:.4f}{diverged} ({params}){t}"
     if state == "pruned":
         return f"trial {trial.number}: pruned after {trial.user_attrs.get('epochs', '?')} epochs — " \
                f"{trial.user_attrs.get('pruned_by', '')} ({params}){t}"

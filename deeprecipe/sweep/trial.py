@@ -56,6 +56,25 @@ class _Report(Callback):
             self.trainer.stop(self.pruned_by)
 
 
+MONITOR_EVERY = 20  # steps between monitor records, as `deeprecipe train --out` records them
+PROBE_SIZE = 256
+
+
+def _monitors(data, steps: int):
+    """The per-layer monitors the doctor reads (gradient norms, dead units, ...), recorded
+    into the History every ``MONITOR_EVERY`` steps (at least once an epoch)."""
+    import inspect
+
+    from ..diagnostics import MonitorCallback
+    accepted = inspect.signature(MonitorCallback).parameters
+    extra = {}
+    if "probe" in accepted:  # a fixed batch, so activations are comparable across records
+        extra["probe"] = data.x_train[:PROBE_SIZE]
+    if "batch_loss" in accepted:
+        extra["batch_loss"] = True
+    return MonitorCallback(every=max(1, min(MONITOR_EVERY, steps)), **extra)
+
+
 def run_trial(trial, base: TrainConfig, params: list, objective: str, trials_dir: str, doctor=None) -> float:
     """Train ``base`` with the trial's suggested ``params``; returns the validation objective.
 
@@ -91,6 +110,8 @@ def run_trial(trial, base: TrainConfig, params: list, objective: str, trials_dir
         steps = -(-len(data.x_train) // cfg.batch_size)
         report = _Report(trial, objective, doctor)
         callbacks = [*build_callbacks(cfg, out, steps), History(), report]  # History runs before report
+        if doctor is not None:
+            callbacks.insert(-2, _monitors(data, steps))
         trainer = Trainer(model, loss="cross_entropy", optimizer=optimizer, metrics=["accuracy"],
                           callbacks=callbacks, verbose=0)
         trainer.fit((data.x_train, data.y_train), (data.x_val, data.y_val), epochs=cfg.epochs,
