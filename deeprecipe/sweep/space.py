@@ -201,22 +201,13 @@ def parse_spec(name: str, spec, where: str) -> Param:
 
 def read_space_file(path) -> tuple[list, dict]:
     """``(params, fixed training options)`` from a TOML file (module docstring)."""
-    import os
+    from ..train.config import parse_toml_file
     try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError:
-            raise SpaceError("reading --space needs Python >= 3.11 (tomllib) or the tomli package") from None
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise SpaceError(f"search-space file {path!r} does not exist")
-    with open(path, "rb") as f:
-        try:
-            doc = tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise SpaceError(f"{path}: not valid TOML: {e}") from None
+        doc = parse_toml_file(path)
+    except FileNotFoundError:
+        raise SpaceError(f"search-space file {path!r} does not exist") from None
+    except (ValueError, RuntimeError) as e:
+        raise SpaceError(str(e)) from None
     unknown = set(doc) - {"params", "train"}
     if unknown:
         raise SpaceError(f"{path}: a search-space file holds [params] and optionally [train]; "
