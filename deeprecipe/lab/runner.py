@@ -286,7 +286,7 @@ def run_experiments(experiments, preset: str = "quick", out="lab-results", seeds
     """
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
-    client = _connect(cluster) if cluster else None  # before any output: a bad address fails fast
+    client = connect_cluster(cluster) if cluster else None  # before any output: a bad address fails fast
     if seeds is not None and seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds}")
     exps = [registry.get(e) for e in experiments]  # unknown ids fail here, listing valid ones
@@ -401,7 +401,7 @@ CONNECT_TIMEOUT_S = 10.0
 _UNIT_LOCK = threading.Lock()
 
 
-def _connect(address: str):
+def connect_cluster(address: str):
     """A Dask ``Client`` connected to ``address``, with at least one worker; else ClusterError."""
     if not isinstance(address, str) or "://" not in address:
         raise ClusterError(f"--cluster must be a Dask scheduler address such as tcp://HOST:8786, got {address!r}")

@@ -257,9 +257,9 @@ def run_sweep(spec: SweepSpec, workers: int = 1, cluster: str | None = None, dia
     doctor_pruner(spec.pruner, diagnose)  # a missing doctor fails here, before any trial
     client = None
     if cluster:
-        from ..lab.runner import ClusterError, _connect
+        from ..lab.runner import ClusterError, connect_cluster
         try:
-            client = _connect(cluster)
+            client = connect_cluster(cluster)
         except ClusterError as e:
             raise SweepError(str(e)) from None
     study = open_study(spec, create=True)

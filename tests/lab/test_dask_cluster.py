@@ -33,25 +33,32 @@ def _same_metrics(a, b, where):
         assert a == b, where
 
 
-def test_units_survive_a_killed_worker_and_match_the_local_run(tmp_path):
-    local, remote, markers = tmp_path / "local", tmp_path / "dask", tmp_path / "markers"
-    markers.mkdir()
-    [lo] = run_experiments([DASK_TOY], preset="test", out=local, progress=False)
-    assert lo.ok
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A scheduler and two workers for this module; units of the toy experiment mark their start."""
+    markers = tmp_path_factory.mktemp("markers")
     env = {"DEEPRECIPE_DASK_TOY_MARKERS": str(markers), "DEEPRECIPE_DASK_TOY_WAIT": "1.5"}
     with dask_cluster(2, env=env) as (address, workers):
-        box = {}
-        t = threading.Thread(target=lambda: box.update(o=run_experiments(
-            [DASK_TOY], preset="test", out=remote, progress=False, cluster=address)))
-        t.start()
-        deadline = time.time() + 60
-        while not os.listdir(markers):            # wait until a worker holds a unit
-            assert time.time() < deadline and t.is_alive(), "no unit started on the cluster"
-            time.sleep(0.05)
-        victim_seed, victim_pid = map(int, sorted(os.listdir(markers))[0].split("-"))
-        os.kill(victim_pid, signal.SIGKILL)       # mid-unit: it is waiting inside run()
-        t.join(timeout=120)
-        assert not t.is_alive(), "the cluster run did not finish"
+        yield address, markers
+
+
+def test_units_survive_a_killed_worker_and_match_the_local_run(tmp_path, cluster):
+    local, remote = tmp_path / "local", tmp_path / "dask"
+    address, markers = cluster
+    [lo] = run_experiments([DASK_TOY], preset="test", out=local, progress=False)
+    assert lo.ok
+    box = {}
+    t = threading.Thread(target=lambda: box.update(o=run_experiments(
+        [DASK_TOY], preset="test", out=remote, progress=False, cluster=address)))
+    t.start()
+    deadline = time.time() + 60
+    while not os.listdir(markers):            # wait until a worker holds a unit
+        assert time.time() < deadline and t.is_alive(), "no unit started on the cluster"
+        time.sleep(0.05)
+    victim_seed, victim_pid = map(int, sorted(os.listdir(markers))[0].split("-"))
+    os.kill(victim_pid, signal.SIGKILL)       # mid-unit: it is waiting inside run()
+    t.join(timeout=120)
+    assert not t.is_alive(), "the cluster run did not finish"
     [o] = box["o"]
     assert o.ok, o.error
     started = sorted(os.listdir(markers))
@@ -66,6 +73,21 @@ def test_units_survive_a_killed_worker_and_match_the_local_run(tmp_path):
         assert a["status"] == b["status"] == "ok"
         _same_metrics(a["metrics"], b["metrics"], f"seed {s}")
     assert o.verdict.numbers == lo.verdict.numbers
+
+
+def test_a_sweep_runs_its_workers_on_the_cluster(tmp_path, cluster):
+    pytest.importorskip("optuna", reason="the sweep needs Optuna: pip install 'deeprecipe[sweep]'")
+    pytest.importorskip("sklearn", reason="the sweep trains on scikit-learn's digits")
+    from tests.sweep.conftest import spec as make_spec
+
+    from deeprecipe.sweep import run_sweep
+    spec = make_spec(tmp_path, trials=2)
+    s = run_sweep(spec, cluster=cluster[0], echo=lambda m: None)
+    import optuna
+    trials = optuna.load_study(study_name=spec.study_name, storage=spec.storage).get_trials()
+    assert s["trials"]["complete"] >= 2 and s["trials"]["fail"] == 0
+    assert os.getpid() not in {t.user_attrs["pid"] for t in trials}     # every trial ran on a worker
+    assert s["best"]["test"]["accuracy"] > 0.5
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch, capsys):
