@@ -9,7 +9,7 @@ the range diverges or kills units), ``optimizer`` in {adam, sgd}, ``weight_decay
 log-uniform in [1e-8, 1e-3], ``init`` in {he, normal:0.01} — scored on validation accuracy,
 with Optuna's median rule in both.  Arm A prunes with the median rule only; arm B adds
 the doctor (``--pruner median+doctor``), which stops a trial it diagnoses as diverged,
-vanishing or dead.  Same sampler seed, same trial budget, same data, 2 worker processes
+vanishing or dead.  ``--arms none,doctor`` compares the doctor alone with no pruning.  Same sampler seed, same trial budget, same data, 2 worker processes
 each, at one BLAS thread per trial.
 
 Printed and saved to ``OUT/comparison.json``: per arm, the best validation accuracy,
@@ -41,6 +41,8 @@ def main(argv=None) -> int:
     ap.add_argument("--train-samples", type=int, default=10000, help="Fashion-MNIST training subset")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--repeat", type=int, default=1, help="run both arms this many times (new studies)")
+    ap.add_argument("--arms", default="median,median+doctor",
+                    help="comma-separated --pruner values to compare (e.g. none,doctor: the doctor alone)")
     ap.add_argument("--out", default="sweeps/pruning-benchmark")
     args = ap.parse_args(argv)
 
@@ -61,7 +63,8 @@ def main(argv=None) -> int:
               {"name": "init", "kind": "choice", "choices": ["he", "normal:0.01"]}]
     rows = []
     for rep in range(args.repeat):
-        for arm, pruner in (("median", "median"), ("median+doctor", "median+doctor")):
+        for arm in args.arms.split(","):
+            pruner = arm
             out = os.path.join(args.out, f"rep{rep}-{arm.replace('+', '-')}")
             spec = SweepSpec(base=base, params=params, objective="val_accuracy", trials=args.trials,
                              pruner=pruner, out=out, study_name="bench", sampler="tpe", sampler_seed=rep)
