@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 def _sweep(url, out, trials):
     return subprocess.Popen(
-        [sys.executable, "-m", "deeprecipe", "sweep", "--data", "digits", "--model", "mlp:16", "--epochs", "2",
+        [sys.executable, "-m", "deeprecipe", "sweep", "--data", "digits", "--model", "mlp:16", "--epochs", "1",
          "--batch-size", "64", "--param", "lr=log:1e-3:1e-1", "--param", "optimizer=choice:adam,sgd",
          "--trials", str(trials), "--pruner", "median", "--storage", url, "--study-name", "shared",
          "--out", str(out)],
@@ -26,7 +26,7 @@ def test_two_sweep_processes_share_a_postgres_study(tmp_path):
 
     from deeprecipe.sweep.study import open_storage
     with postgres_server() as url:
-        procs = [_sweep(url, tmp_path / f"machine{i}", 8) for i in range(2)]
+        procs = [_sweep(url, tmp_path / f"machine{i}", 6) for i in range(2)]
         outs = [p.communicate(timeout=300)[0] for p in procs]
         for p, o in zip(procs, outs):
             assert p.returncode == 0, o
@@ -38,7 +38,7 @@ def test_two_sweep_processes_share_a_postgres_study(tmp_path):
     assert all(ran), f"each process ran trials: {ran}"
     assert not ran[0] & ran[1], "a trial was run twice"
     assert ran[0] | ran[1] == finished == {t.number for t in trials}, "a trial was lost or left unfinished"
-    assert len(finished) >= 8
+    assert len(finished) >= 6
     assert {t.user_attrs["pid"] for t in trials} == {p.pid for p in procs}
     for i, n in enumerate(ran):  # each machine keeps the runs of the trials it ran
         assert all(os.path.isdir(tmp_path / f"machine{i}" / "trials" / f"trial-{k}") for k in n)
