@@ -6,11 +6,12 @@
 Both sweeps search the README's MLP (784-512-256-10, ReLU, He init) on a seeded
 subset of Fashion-MNIST — ``lr`` log-uniform in [1e-4, 3] (wide on purpose: the top of
 the range diverges or kills units), ``optimizer`` in {adam, sgd}, ``weight_decay``
-log-uniform in [1e-8, 1e-3], ``init`` in {he, normal:0.01} — scored on validation accuracy,
-with Optuna's median rule in both.  Arm A prunes with the median rule only; arm B adds
-the doctor (``--pruner median+doctor``), which stops a trial it diagnoses as diverged,
-vanishing or dead.  ``--arms none,doctor`` compares the doctor alone with no pruning.  Same sampler seed, same trial budget, same data, 2 worker processes
-each, at one BLAS thread per trial.
+log-uniform in [1e-8, 1e-3], ``init`` in {he, normal:0.01} (``normal:STD`` needs the
+doctor's init specs) — scored on validation accuracy.  By default arm A prunes with
+Optuna's median rule only; arm B adds the doctor (``--pruner median+doctor``), which
+stops a trial it diagnoses as diverged, vanishing or dead.  ``--arms none,doctor``
+compares the doctor alone with no pruning.  Same sampler seed, same trial budget, same
+data, 2 worker processes each, at one BLAS thread per trial.
 
 Printed and saved to ``OUT/comparison.json``: per arm, the best validation accuracy,
 the test accuracy of that best trial (evaluated once, after the search), the trials by
