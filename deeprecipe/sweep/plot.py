@@ -1,5 +1,5 @@
 """The sweep's figure: the score of every trial with the best so far, the validation curves
-(pruned trials marked where they stopped), and the parameters' importances."""
+(pruned trials in orange, where they stopped), and the parameters' importances."""
 from __future__ import annotations
 
 import math
@@ -44,7 +44,7 @@ def draw_sweep(study, objective: str, path: str) -> str:
                      color=color(0) if t.state == TrialState.COMPLETE else color(3), alpha=0.7)
     ax2.set_xlabel("epoch")
     ax2.set_ylabel(objective)
-    ax2.set_title("validation curves (red: pruned)", fontsize=10)
+    ax2.set_title("validation curves (orange: pruned)", fontsize=10)
 
     try:
         import warnings
