@@ -73,7 +73,7 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def _one_blas_thread():
+def one_blas_thread():
     """Limit BLAS to one thread for the duration of a unit (see the module docstring)."""
     try:
         from threadpoolctl import threadpool_limits
@@ -81,6 +81,9 @@ def _one_blas_thread():
         import contextlib
         return contextlib.nullcontext()
     return threadpool_limits(limits=1)
+
+
+_one_blas_thread = one_blas_thread  # the earlier private name
 
 
 def compute_unit(experiment: Experiment, preset: str, config: dict, seed: int,
@@ -97,10 +100,10 @@ def compute_unit(experiment: Experiment, preset: str, config: dict, seed: int,
     started = storage.now()
     t0 = time.perf_counter()
     metrics, error, tb = None, None, None
-    with _one_blas_thread():
+    with one_blas_thread():
         env = environment()  # read inside the limit: it records the BLAS threads used
     try:
-        with _one_blas_thread():
+        with one_blas_thread():
             metrics = experiment.run(dict(config), seed, ctx)
         if not isinstance(metrics, dict):
             raise TypeError(f"{experiment.id}: run() returned {type(metrics).__name__}, "

@@ -230,13 +230,15 @@ def check_space(params: list, base: TrainConfig) -> None:
         seen.add(p.name)
     if not params:
         raise SpaceError(f"the search space is empty: give --param {SYNTAX} or --space FILE")
+    from ..nn import Linear
+    from ..train.job import build_optimizer
+    probe = Linear(1, 1)  # a model to build each optimizer on
     for p in params:
         values = p.choices if p.kind == "choice" else (p.low, p.high)
         for v in values:
             try:
                 cfg = validate(dataclasses.replace(base, **{p.name: v}))
-                if p.name == "optimizer":  # names are resolved when the optimizer is built: check now
-                    from ..train.loop import resolve_optimizer_class
-                    resolve_optimizer_class(cfg.optimizer)
+                # the optimizer's name and its momentum/weight decay are checked when it is built
+                build_optimizer(cfg, probe)
             except (ValueError, TypeError, KeyError) as e:
                 raise SpaceError(f"search space {p.describe()}: the value {v!r} gives an invalid run: {e}") from None

@@ -364,8 +364,8 @@ def _json_safe(o):
 def _test_score(spec: SweepSpec, best) -> dict:
     """Evaluate the best trial's saved weights on the test set (the only look at it)."""
     from .. import serialization
+    from ..train import evaluate
     from ..train.job import build_model
-    from ..train.loop import evaluate
     from .trial import load_data_cached
     run_dir = best.user_attrs.get("run_dir") or ""
     weights = os.path.join(run_dir, "model.safetensors")

@@ -86,10 +86,10 @@ def run_trial(trial, base: TrainConfig, params: list, objective: str, trials_dir
     import optuna
 
     from .. import serialization
+    from ..lab.runner import one_blas_thread
+    from ..train import History, Trainer, evaluate
     from ..train.config import validate
-    from ..train.history import History
-    from ..train.job import blas_threads, build_callbacks, build_model, build_optimizer
-    from ..train.loop import Trainer, evaluate
+    from ..train.job import build_callbacks, build_model, build_optimizer
 
     values = {p.name: p.suggest(trial) for p in params}
     out = os.path.join(trials_dir, f"trial-{trial.number}")
@@ -98,7 +98,7 @@ def run_trial(trial, base: TrainConfig, params: list, objective: str, trials_dir
     trial.set_user_attr("pid", os.getpid())
     trial.set_user_attr("run_dir", os.path.abspath(out))
     t0 = time.perf_counter()
-    with blas_threads(1):  # one BLAS thread per trial: trials run side by side in processes
+    with one_blas_thread():  # trials run side by side in processes, and give the same numbers anywhere
         data = load_data_cached(cfg)
         if data.x_val is None:
             raise ValueError("a sweep scores trials on validation data: set val_fraction > 0")

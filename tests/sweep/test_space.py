@@ -77,6 +77,9 @@ def test_values_that_train_would_refuse_are_caught_before_the_first_trial():
         check_space([parse_param("activation=choice:relu,rleu")], base)
     with pytest.raises(SpaceError, match="'adamm' gives an invalid run"):
         check_space([parse_param("optimizer=choice:adam,adamm")], base)
+    with pytest.raises(SpaceError, match="the value 0.9 gives an invalid run: optimizer 'adam' takes no momentum"):
+        check_space([parse_param("momentum=choice:0,0.9")], base)      # adam is the default optimizer
+    check_space([parse_param("momentum=choice:0,0.9")], dataclasses.replace(base, optimizer="sgd"))
     with pytest.raises(SpaceError, match="given twice"):
         check_space([parse_param("lr=log:1e-5:1e-1"), parse_param("lr=log:1e-4:1e-1")], base)
     with pytest.raises(SpaceError, match="search space is empty"):
