@@ -1,35 +1,46 @@
-# The two commands a user types: `make demo` and `make test`.  Each sets up its own
-# virtual environment in .venv (re-done when pyproject.toml changes).
+# The two commands a user types: `make demo` and `make test`.  Both use the virtual
+# environment .venv; each installs only what it needs (re-done when pyproject.toml changes):
+#   demo: the package with its plot and progress extras (NumPy, matplotlib, tqdm) — no PyTorch,
+#         no test tools;
+#   test: the dev extra (pytest, Optuna, Dask, safetensors, ...) and PyTorch 2.13 as the oracle.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.deps-stamp
+DEMO_STAMP := $(VENV)/.demo-stamp
+TEST_STAMP := $(VENV)/.test-stamp
 # BLAS at one thread: on small shared machines 2-thread BLAS is slower and noisy.
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: demo test bench setup clean
+.PHONY: demo test bench setup setup-demo clean
 
-setup: $(STAMP)
+setup: $(TEST_STAMP)
+setup-demo: $(DEMO_STAMP)
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[plot,progress]'
+	@touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@# PyTorch is only a test oracle; 2.13.0 is the CPU wheel these machines provide.
 	$(BIN)/python -m pip install -q torch==2.13.0 || { \
 	  if [ -n "$$CI" ]; then echo "torch==2.13.0 could not be installed; CI needs it for the oracle tests"; exit 1; fi; \
 	  echo "warning: torch==2.13.0 not installed; the PyTorch oracle tests will be skipped"; }
-	@touch $(STAMP)
+	@touch $@
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m deeprecipe.demo
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_mlp_step.py
 
 clean:

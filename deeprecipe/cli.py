@@ -1,4 +1,4 @@
-"""The ``deeprecipe`` command: ``deeprecipe data|train|lab ...``.
+"""The ``deeprecipe`` command: ``deeprecipe data|train|lab|sweep ...``.
 
 Each sub-command lives with the code it drives and registers itself through a
 ``register(subparsers)`` function; they are imported only when the CLI runs.
@@ -15,6 +15,7 @@ _COMMANDS = [
     ("train", "deeprecipe.train.cli"),
     ("lab", "deeprecipe.lab.cli"),
     ("doctor", "deeprecipe.doctor.cli"),
+    ("sweep", "deeprecipe.sweep.cli"),
 ]
 
 
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train networks on NumPy/CuPy and re-run the lectures' claims in the lab.")
     parser.add_argument("--version", action="version", version=f"deeprecipe {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in _COMMANDS:
+    for _name, module in _COMMANDS:
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:

@@ -36,6 +36,15 @@ array whose dtype or shape differs from the recorded one, or a checksum mismatch
 corruption and naive tampering; it is not a signature (whoever can write the file can
 recompute it).
 
+**Safetensors** (``format="safetensors"``, or a ``.safetensors`` suffix): a flat
+``{name: array}`` mapping — a model's ``state_dict()`` — in the format PyTorch and the
+Hugging Face tools read (:mod:`deeprecipe.safetensors_io`, written on NumPy, no pickle),
+with the same atomic write, structural checks and checksum.  The names and layouts are
+PyTorch's, so ``nn.MLP`` / ``nn.ConvNet`` weights load into the ``torch.nn.Sequential`` of
+the same layers at the same indices: ``Linear.weight`` is ``(out, in)``, ``Conv2d.weight``
+``(out_channels, in_channels, kH, kW)`` (OIHW), batch norm holds ``weight``, ``bias`` and the
+buffers ``running_mean``, ``running_var``, ``num_batches_tracked`` (int64, 0-d).
+
 Checkpoints of a training run (model, optimizer, scheduler, counters, RNG state and a
 metadata block with the library version and the model's ``config``) are written and
 restored by :func:`save_checkpoint` / :func:`load_checkpoint`.
@@ -55,8 +64,9 @@ from . import backend
 from .backend import is_cupy_array, to_device
 
 __all__ = ["save", "load", "load_metadata", "save_checkpoint", "load_checkpoint", "CheckpointError",
-           "CHECKPOINT_FORMAT",
-           "FORMAT_VERSION"]
+           "CHECKPOINT_FORMAT", "FORMAT_VERSION", "FORMATS"]
+
+FORMATS = ("npz", "safetensors")
 
 FORMAT_NAME = "deeprecipe-checkpoint"
 FORMAT_VERSION = 1
@@ -202,15 +212,30 @@ def _atomic_write(path, write):
 
 
 # ---------------------------------------------------------------------------- public: save / load
-def save(path, state, meta=None, compress: bool = False) -> None:
+def _format_of(path, format):
+    if format is None:
+        return "safetensors" if os.fspath(path).lower().endswith(".safetensors") else "npz"
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)} (or None: by the file suffix), got {format!r}")
+    return format
+
+
+def save(path, state, meta=None, compress: bool = False, format: str | None = None) -> None:
     """Write a state tree to ``path`` atomically (see the module docstring for the format).
 
     Args:
-        path: destination file (any name; ``.npz`` is conventional).
-        state: nested dicts/lists/tuples of arrays and JSON scalars.
+        path: destination file (``.npz`` is conventional; a ``.safetensors`` suffix picks
+            that format when ``format`` is not given).
+        state: nested dicts/lists/tuples of arrays and JSON scalars; for safetensors a flat
+            ``{name: array}`` mapping such as ``model.state_dict()``.
         meta: optional JSON-able metadata, readable without the arrays by :func:`load_metadata`.
-        compress: deflate the arrays (smaller, slower).
+        compress: deflate the arrays (smaller, slower; npz only).
+        format: ``"npz"`` (any tree) or ``"safetensors"`` (a flat state dict that PyTorch's
+            ``safetensors.torch.load_file`` reads); ``None`` chooses by the suffix.
     """
+    if _format_of(path, format) == "safetensors":
+        _save_safetensors(path, state, meta, compress)
+        return
     enc = _Encoder()
     tree = enc.encode(state)
     meta = {} if meta is None else meta
@@ -287,27 +312,82 @@ def _open(path):
     return npz, header
 
 
-def load_metadata(path) -> dict:
+def load_metadata(path, format: str | None = None) -> dict:
     """The header of a checkpoint without reading its arrays: ``format_version``,
     ``library_version`` and the ``meta`` block given to :func:`save`."""
+    if _format_of(path, format) == "safetensors":
+        from . import safetensors_io
+        _exists(path)
+        md = safetensors_io.metadata(path)
+        return {"format_version": None, "library_version": md["metadata"].get(_ST_VERSION),
+                "meta": md["meta"]}
     npz, header = _open(path)
     npz.close()
     return {"format_version": header["format_version"], "library_version": header.get("library_version"),
             "meta": header["meta"]}
 
 
-def load(path, device=None):
+def load(path, device=None, format: str | None = None):
     """Read a state tree written by :func:`save`, checking it fully first.
 
     Args:
         path: checkpoint file.
         device: ``None``/``'cpu'`` for NumPy arrays, ``'cuda'`` for CuPy arrays.
+        format: ``"npz"`` or ``"safetensors"``; ``None`` chooses by the suffix.  A
+            safetensors file (from here or from PyTorch) loads as a flat ``{name: array}`` dict.
 
     Raises:
         FileNotFoundError: no such file.
         CheckpointError: truncated, corrupted or tampered file (the message says which part).
     """
+    if _format_of(path, format) == "safetensors":
+        return _load_safetensors(path, device)
     return _load(path, device)[0]
+
+
+# ---------------------------------------------------------------------------- safetensors
+_ST_VERSION = "deeprecipe.library_version"
+
+
+def _exists(path):
+    if not os.path.exists(os.fspath(path)):
+        raise FileNotFoundError(f"checkpoint {os.fspath(path)!r} does not exist")
+
+
+def _save_safetensors(path, state, meta, compress):
+    """A flat state dict as safetensors (see :mod:`deeprecipe.safetensors_io`), written atomically."""
+    from . import __version__, safetensors_io
+    from .engine.tensor import Tensor
+    if compress:
+        raise ValueError("compress=True is for npz checkpoints; safetensors files are never compressed")
+    if not isinstance(state, dict):
+        raise TypeError(f"a safetensors file holds a flat {{name: array}} mapping (e.g. model.state_dict()), "
+                        f"got a {type(state).__name__}; save nested trees (optimizer state, counters) as .npz")
+    tensors = {}
+    for k, v in state.items():
+        if not isinstance(k, str):
+            raise TypeError(f"safetensors tensor names must be strings, got the key {k!r}")
+        if isinstance(v, Tensor):
+            v = v.data
+        if isinstance(v, np.generic):
+            v = np.asarray(v)
+        if not (isinstance(v, np.ndarray) or is_cupy_array(v)):
+            raise TypeError(f"state[{k!r}] is a {type(v).__name__}: a safetensors file holds arrays only "
+                            "(put scalars and settings in meta=, or save a nested tree as .npz)")
+        tensors[k] = to_device(v, "cpu")
+    meta = {} if meta is None else meta
+    _check_json(meta, "checkpoint metadata")
+    data = safetensors_io.encode(tensors, meta, {_ST_VERSION: __version__})
+    _atomic_write(path, lambda f: f.write(data))
+
+
+def _load_safetensors(path, device):
+    from . import safetensors_io
+    _exists(path)
+    arrays, _ = safetensors_io.decode(path)
+    if device not in (None, "cpu"):
+        arrays = {k: to_device(v, device) for k, v in arrays.items()}
+    return arrays
 
 
 def _load(path, device=None):

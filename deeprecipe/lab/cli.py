@@ -2,6 +2,7 @@
 
     deeprecipe lab list
     deeprecipe lab run ID [ID ...] | --all  [--quick | --full] [--seeds N] [--jobs N]
+                                           [--cluster tcp://HOST:PORT]
                                            [--out DIR] [--rerun] [--no-progress]
     deeprecipe lab report DIR
     deeprecipe lab plot DIR [ID ...]      redraw figures and verdicts from saved metrics
@@ -41,6 +42,11 @@ def register(subparsers) -> None:
                    help="choose a preset by name ('test': tiny synthetic data, seconds)")
     pr.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the preset's)")
     pr.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
+    pr.add_argument("--cluster", metavar="tcp://HOST:PORT", default=None,
+                    help="run the units (experiment x seed) on the workers of this Dask scheduler instead "
+                         "of local processes (needs the 'cluster' extra; start workers with "
+                         "`dask worker tcp://HOST:PORT --nthreads 1`); results are written here, by this "
+                         "process, and are identical to a local run")
     pr.add_argument("--out", default=DEFAULT_OUT, help=f"results directory (default {DEFAULT_OUT})")
     pr.add_argument("--rerun", action="store_true", help="discard saved results and run again")
     pr.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -83,7 +89,7 @@ def cmd_list(args) -> int:
 
 def cmd_run(args) -> int:
     from . import registry
-    from .runner import run_experiments
+    from .runner import ClusterError, run_experiments
     from .storage import ResultsError
     if args.all and args.ids:
         _err("give experiment ids or --all, not both")
@@ -106,8 +112,9 @@ def cmd_run(args) -> int:
         from .storage import check_results_dir
         check_results_dir(args.out)
         outcomes = run_experiments(ids, preset=args.preset, out=args.out, seeds=args.seeds,
-                                   jobs=args.jobs, rerun=args.rerun, progress=not args.no_progress)
-    except (ResultsError, ValueError) as e:
+                                   jobs=args.jobs, rerun=args.rerun, progress=not args.no_progress,
+                                   cluster=args.cluster)
+    except (ResultsError, ValueError, ClusterError) as e:
         _err(str(e))
         return 2
     status = 0 if all(o.ok for o in outcomes) and not (args.all and registry.broken()) else 1

@@ -4,7 +4,11 @@
   run again.  So an interrupted run, started again, resumes where it stopped.
 * ``jobs=1`` runs in this process (with a per-step progress bar from the experiment);
   ``jobs>1`` uses a pool of ``jobs`` *spawned* processes (fresh interpreters: safe with
-  threads, BLAS and CuPy).
+  threads, BLAS and CuPy); ``cluster="tcp://HOST:PORT"`` sends the units to a Dask
+  distributed scheduler instead (:func:`_run_dask`): the workers compute and return the
+  metrics, and this process (the client) writes them with the same atomic writes, so a
+  worker that dies mid-unit leaves nothing behind, its unit is re-run on another worker
+  by the scheduler, and each unit is written exactly once.
 * Every unit runs at one BLAS thread (when threadpoolctl is installed): a GEMM split
   over a different number of threads sums in a different order, so the same seed would
   give slightly different numbers with ``--jobs 1`` and ``--jobs 2``.  One thread keeps
@@ -20,6 +24,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -68,18 +73,22 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def _one_blas_thread():
+def one_blas_thread():
     """Limit BLAS to one thread for the duration of a unit (see the module docstring)."""
     from ..backend import blas_threads
     return blas_threads(1, warn=False)
 
 
-def execute_unit(experiment: Experiment, preset: str, config: dict, seed: int, out,
-                 progress_factory=None) -> dict:
-    """Run one seed of ``experiment`` and save it atomically; returns a short summary.
+_one_blas_thread = one_blas_thread  # the earlier private name
 
-    Exceptions from the experiment are caught and saved as a failed unit;
-    ``KeyboardInterrupt`` is not: nothing is saved and it propagates.
+
+def compute_unit(experiment: Experiment, preset: str, config: dict, seed: int,
+                 progress_factory=None) -> tuple[dict, dict | None]:
+    """Run one seed of ``experiment`` (seeded, at one BLAS thread); returns ``(record, metrics)``.
+
+    ``record`` is what :func:`storage.save_unit` writes beside the metrics (status,
+    config, environment, timings, and the error with its traceback when the experiment
+    raised; ``metrics`` is then None).  ``KeyboardInterrupt`` propagates.
     """
     from .environment import environment
     _seed_everything(seed)
@@ -87,10 +96,10 @@ def execute_unit(experiment: Experiment, preset: str, config: dict, seed: int, o
     started = storage.now()
     t0 = time.perf_counter()
     metrics, error, tb = None, None, None
-    with _one_blas_thread():
+    with one_blas_thread():
         env = environment()  # read inside the limit: it records the BLAS threads used
     try:
-        with _one_blas_thread():
+        with one_blas_thread():
             metrics = experiment.run(dict(config), seed, ctx)
         if not isinstance(metrics, dict):
             raise TypeError(f"{experiment.id}: run() returned {type(metrics).__name__}, "
@@ -102,14 +111,34 @@ def execute_unit(experiment: Experiment, preset: str, config: dict, seed: int, o
               "started": started, "duration_s": duration, "environment": env}
     if error is not None:
         record.update(error=error, traceback=tb)
+    return record, metrics
+
+
+def save_computed_unit(out, experiment_id: str, seed: int, record: dict, metrics: dict | None) -> dict:
+    """Write what :func:`compute_unit` returned (atomically); returns the unit's short summary.
+
+    Metrics that cannot be saved are recorded as a failed unit instead.
+    """
+    error = record.get("error")
     try:
-        storage.save_unit(out, experiment.id, seed, record, metrics)
+        storage.save_unit(out, experiment_id, seed, record, metrics)
     except (TypeError, ValueError) as e:  # metrics that cannot be saved: record that instead
         error = f"{type(e).__name__} while saving metrics: {e}"
-        record.update(status="failed", error=error, traceback=traceback.format_exc())
-        storage.save_unit(out, experiment.id, seed, record, None)
-    return {"id": experiment.id, "seed": seed, "status": record["status"], "error": error,
-            "duration": duration}
+        record = dict(record, status="failed", error=error, traceback=traceback.format_exc())
+        storage.save_unit(out, experiment_id, seed, record, None)
+    return {"id": experiment_id, "seed": seed, "status": record["status"], "error": error,
+            "duration": record["duration_s"]}
+
+
+def execute_unit(experiment: Experiment, preset: str, config: dict, seed: int, out,
+                 progress_factory=None) -> dict:
+    """Run one seed of ``experiment`` and save it atomically; returns a short summary.
+
+    Exceptions from the experiment are caught and saved as a failed unit;
+    ``KeyboardInterrupt`` is not: nothing is saved and it propagates.
+    """
+    record, metrics = compute_unit(experiment, preset, config, seed, progress_factory)
+    return save_computed_unit(out, experiment.id, seed, record, metrics)
 
 
 def _worker(task: _Task) -> dict:
@@ -242,15 +271,21 @@ def draw_figure(experiment: Experiment, results: Results, exp_dir) -> str:
 
 # --------------------------------------------------------------------------- the run
 def run_experiments(experiments, preset: str = "quick", out="lab-results", seeds: int | None = None,
-                    jobs: int = 1, rerun: bool = False, progress: bool = True, echo=None) -> list:
+                    jobs: int = 1, rerun: bool = False, progress: bool = True, echo=None,
+                    cluster: str | None = None) -> list:
     """Run ``experiments`` (ids or :class:`Experiment`) and return one :class:`Outcome` each.
 
     ``seeds`` overrides each preset's number of seeds; ``jobs`` is the number of worker
-    processes (1: in this process).  ``echo(msg)`` receives one line per finished
-    experiment (default: printed above the progress bar).
+    processes (1: in this process); ``cluster`` the address of a Dask scheduler
+    (``tcp://HOST:PORT``) to run the units on instead (``jobs`` is then ignored).
+    ``echo(msg)`` receives one line per finished experiment (default: printed above the
+    progress bar).
+
+    Raises :class:`ClusterError` when the scheduler cannot be reached or has no workers.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
+    client = connect_cluster(cluster) if cluster else None  # before any output: a bad address fails fast
     if seeds is not None and seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds}")
     exps = [registry.get(e) for e in experiments]  # unknown ids fail here, listing valid ones
@@ -298,7 +333,9 @@ def run_experiments(experiments, preset: str = "quick", out="lab-results", seeds
             done(exp_id)
 
     try:
-        if jobs == 1 or len(tasks) <= 1:
+        if client is not None:
+            _run_dask(client, tasks, unit_finished)
+        elif jobs == 1 or len(tasks) <= 1:
             factory = inner_bar_factory(progress)
             for t in tasks:
                 unit_finished(execute_unit(by_id[t.experiment_id], t.preset, t.config, t.seed,
@@ -307,6 +344,8 @@ def run_experiments(experiments, preset: str = "quick", out="lab-results", seeds
             _run_pool(tasks, jobs, unit_finished)
     finally:
         bar.close()
+        if client is not None:
+            client.close()
     return [outcomes[e.id] for e in exps if e.id in outcomes]
 
 
@@ -326,10 +365,7 @@ def _run_pool(tasks, jobs: int, unit_finished) -> None:
             if summary.get("status") == "interrupted":
                 raise KeyboardInterrupt
             if summary.get("unsaved"):  # record the failure so the report shows it
-                storage.save_unit(t.out, t.experiment_id, t.seed, {
-                    "status": "failed", "preset": t.preset, "config": t.config,
-                    "started": storage.now(), "duration_s": 0.0, "environment": {},
-                    "error": summary["error"], "traceback": summary.get("traceback", "")}, None)
+                _save_lost_unit(t, summary)
             unit_finished(summary)
     except BaseException:
         # Ctrl-C (or an error here): stop now. Cancelling is not enough — tasks already handed
@@ -345,6 +381,119 @@ def _run_pool(tasks, jobs: int, unit_finished) -> None:
             p.join(timeout=10)
         raise
     pool.shutdown(wait=True)
+
+
+def _save_lost_unit(t: _Task, summary: dict) -> None:
+    """Record a unit whose worker died (or could not load the experiment) as failed."""
+    storage.save_unit(t.out, t.experiment_id, t.seed, {
+        "status": "failed", "preset": t.preset, "config": t.config,
+        "started": storage.now(), "duration_s": 0.0, "environment": {},
+        "error": summary["error"], "traceback": summary.get("traceback", "")}, None)
+
+
+# --------------------------------------------------------------------------- Dask
+class ClusterError(RuntimeError):
+    """The Dask scheduler given by ``--cluster`` cannot be used (unreachable, no workers, no dask)."""
+
+
+CONNECT_TIMEOUT_S = 10.0
+_UNIT_LOCK = threading.Lock()
+
+
+def connect_cluster(address: str):
+    """A Dask ``Client`` connected to ``address``, with at least one worker; else ClusterError."""
+    if not isinstance(address, str) or "://" not in address:
+        raise ClusterError(f"--cluster must be a Dask scheduler address such as tcp://HOST:8786, got {address!r}")
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ClusterError("--cluster needs Dask: pip install 'deeprecipe[cluster]' "
+                           "(or pip install 'dask[distributed]')") from None
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except (OSError, TimeoutError) as e:
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT_S:.0f} s ({type(e).__name__}: "
+            f"{e}). Start one with `dask scheduler` on that machine and workers with "
+            f"`dask worker {address} --nthreads 1`, or run without --cluster.") from None
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError):
+        client.close()
+        raise ClusterError(f"the Dask scheduler at {address} has no workers; start some with "
+                           f"`dask worker {address} --nthreads 1`") from None
+    return client
+
+
+def _code_fingerprint(module: str) -> str:
+    """SHA-256 of the experiment's module source: workers must run the same code as the client."""
+    import hashlib
+    import importlib
+    import inspect
+    src = inspect.getsource(importlib.import_module(module))
+    from .. import __version__
+    return hashlib.sha256(f"{__version__}\0{src}".encode()).hexdigest()
+
+
+def _dask_unit(task: _Task, fingerprint: str) -> dict:
+    """What a Dask worker runs: compute one unit and return it; the client writes it.
+
+    Units in one worker process run one at a time (``_UNIT_LOCK``): they seed the
+    process-wide generators and set the process-wide BLAS limit, so two units on two
+    threads of one worker would disturb each other's numbers.
+    """
+    with _UNIT_LOCK:
+        try:
+            exp = registry.locate(task.module, task.experiment_id)
+            theirs = _code_fingerprint(task.module)
+        except Exception as e:
+            return {"error": f"cannot load experiment on worker: {type(e).__name__}: {e}",
+                    "traceback": traceback.format_exc()}
+        if theirs != fingerprint:
+            import socket
+            return {"error": f"worker {socket.gethostname()} (pid {os.getpid()}) runs another version of "
+                             f"{task.module} than the client; install the same deeprecipe on every machine"}
+        record, metrics = compute_unit(exp, task.preset, task.config, task.seed)
+        return {"record": record, "metrics": metrics}
+
+
+def _run_dask(client, tasks, unit_finished) -> None:
+    """Send every unit to the cluster and write each result, as it arrives, from this process.
+
+    A worker that dies is noticed by the scheduler, which gives its unit to another worker
+    (up to Dask's ``distributed.scheduler.allowed-failures`` times; after that the unit is
+    saved as failed with the reason).  Results are written by the client only, once per
+    unit, so a lost worker leaves nothing behind and nothing is written twice.
+    """
+    import uuid
+
+    from distributed import as_completed as dask_completed
+    prints = {m: _code_fingerprint(m) for m in {t.module for t in tasks}}
+    tag = uuid.uuid4().hex[:8]
+    futures = {}
+    for t in tasks:
+        # pure=False and a unique key: never reuse a result cached by the scheduler from another run
+        fut = client.submit(_dask_unit, t, prints[t.module], key=f"deeprecipe-{t.experiment_id}-seed{t.seed}-{tag}",
+                            pure=False)
+        futures[fut] = t
+    try:
+        for fut in dask_completed(list(futures), loop=client.loop):
+            t = futures[fut]
+            try:
+                result = fut.result()
+            except Exception as e:  # KilledWorker (the unit killed its workers again and again), lost data
+                result = {"error": f"the cluster could not run this unit: {type(e).__name__}: {e}",
+                          "traceback": traceback.format_exc()}
+            if "record" in result:
+                summary = save_computed_unit(t.out, t.experiment_id, t.seed, result["record"], result["metrics"])
+            else:
+                summary = {"id": t.experiment_id, "seed": t.seed, "status": "failed", "error": result["error"],
+                           "traceback": result.get("traceback", ""), "duration": 0.0}
+                _save_lost_unit(t, summary)
+            unit_finished(summary)
+    except BaseException:
+        client.cancel(list(futures))  # Ctrl-C: the units still queued or running are dropped
+        raise
 
 
 def describe(o: Outcome) -> str:

@@ -159,6 +159,17 @@ def coerce(name: str, value, where: str = "the configuration"):
 
 
 def read_toml(path) -> dict:
+    """The training options of a TOML file (top level, or its ``[train]`` table)."""
+    doc = parse_toml_file(path)
+    if "train" in doc and isinstance(doc["train"], dict):
+        extra = [k for k in doc if k != "train"]
+        if extra:
+            raise ValueError(f"{path}: put every option inside [train] or none of them; found {extra} outside")
+        doc = doc["train"]
+    return doc
+
+
+def parse_toml_file(path) -> dict:
     """Parse a TOML file; ``tomllib`` (3.11+) or ``tomli``, else a clear error."""
     try:
         import tomllib
@@ -167,7 +178,7 @@ def read_toml(path) -> dict:
             import tomli as tomllib
         except ImportError:
             raise RuntimeError(
-                "reading a TOML --config needs Python >= 3.11 (tomllib) or the tomli package: "
+                "reading a TOML file needs Python >= 3.11 (tomllib) or the tomli package: "
                 "pip install tomli") from None
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -185,11 +196,6 @@ def read_toml(path) -> dict:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"config file {path!r} is not valid TOML: {e}") from None
-    if "train" in doc and isinstance(doc["train"], dict):
-        extra = [k for k in doc if k != "train"]
-        if extra:
-            raise ValueError(f"{path}: put every option inside [train] or none of them; found {extra} outside")
-        doc = doc["train"]
     return doc
 
 
