@@ -274,10 +274,24 @@ def test_step_probe_records_on_schedule():
     assert p["layer_grad_norm"].shape == (3, 3) and np.all(p["layer_grad_norm"] > 0)
     # the RMS per weight of the first layer (8×784 weights) is its weight-gradient norm / √6272
     sizes = np.array([8 * 784, 8 * 8, 10 * 8])
-    assert p["layer_grad_rms"].shape == (3, 3) and np.all(p["layer_grad_rms"] * np.sqrt(sizes) <= p["layer_grad_norm"] + 1e-9)
+    assert p["layer_grad_rms"].shape == (3, 3)
+    assert np.all(p["layer_grad_rms"] * np.sqrt(sizes) <= p["layer_grad_norm"] + 1e-9)
     assert p["dead"].shape == (4, 2) and p["layers"] == ["0", "2", "4"]
     assert np.allclose(log10_first_last(p["layer_grad_norm"]),
                        np.log10(p["layer_grad_norm"][:, 0] / p["layer_grad_norm"][:, -1]))
     assert m["final"]["steps"] == 7
     assert math.isclose(m["final"]["probe_acc"], float(F.accuracy(model(Tensor(data.x_train[:60])),
                                                                   data.y_train[:60])))
+
+
+def test_weight_grad_rms_is_per_weight_and_leaves_biases_out():
+    from deeprecipe import nn
+    from deeprecipe.lab.experiments._probes import weight_grad_rms_by_layer
+    model = nn.MLP([3, 4, 2], rng=0)
+    for _, p in model.named_parameters():
+        p.grad = np.full(p.data.shape, 2.0 if p.data.ndim >= 2 else 100.0, dtype=p.data.dtype)
+    model[2].weight.grad[...] = 0.0
+    model[2].weight.grad[0, 0] = 4.0                  # one entry of 8: RMS = 4/√8
+    rms = weight_grad_rms_by_layer(model)
+    assert list(rms) == ["0", "2"]
+    assert rms["0"] == pytest.approx(2.0) and rms["2"] == pytest.approx(4.0 / math.sqrt(8))

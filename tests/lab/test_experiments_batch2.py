@@ -137,11 +137,15 @@ def test_l1_vs_l2_verdict_follows_the_numbers():
 
 
 # ------------------------------------------------------------------ dropout
+def _curve(end, rising):
+    """20 evaluations ending at ``end``: still rising to the last one, or flat over the last half."""
+    return np.linspace(end - 0.2, end, 20) if rising else np.r_[np.linspace(0.2, end, 10), np.full(10, end)]
+
+
 def _do_run(tr0, te0, tr1, te1, still_rising=0.0):
-    curve = lambda end, rise: np.linspace(end - 0.2, end, 20) if rise else np.r_[np.linspace(0.2, end, 10),  # noqa: E731
-                                                                                  np.full(10, end)]
-    return {"no_dropout": {"final": {"train_acc": tr0, "test_acc": te0}, "curves": {"train_acc": curve(tr0, 0)}},
-            "dropout": {"final": {"train_acc": tr1, "test_acc": te1}, "curves": {"train_acc": curve(tr1, still_rising)}}}
+    return {"no_dropout": {"final": {"train_acc": tr0, "test_acc": te0}, "curves": {"train_acc": _curve(tr0, 0)}},
+            "dropout": {"final": {"train_acc": tr1, "test_acc": te1},
+                        "curves": {"train_acc": _curve(tr1, still_rising)}}}
 
 
 def test_dropout_verdict_follows_the_numbers():

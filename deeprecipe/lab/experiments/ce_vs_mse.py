@@ -171,18 +171,22 @@ def plot(results, fig):
     fig.set_size_inches(13, 4.5)
     ax1, ax2 = fig.subplots(1, 2)
     wrong_p = results.config.get("wrong_p", 0.01)
+    p_min = 1e-8
     for i, arm in enumerate(ARMS):
         p = np.concatenate([np.asarray(results.get(r, "grad.p_true")) for r in results.runs])
         gr = np.concatenate([np.asarray(results.get(r, f"grad.grad_{arm}")) for r in results.runs])
         cw = np.concatenate([confidently_wrong(results.get(r, "grad"), wrong_p) for r in results.runs])
-        ax1.scatter(np.maximum(p[~cw], 1e-12), np.maximum(gr[~cw], 1e-30), s=3, alpha=0.2, color=color(i),
+        # gradients below 1e-9 (e.g. square error on confidently *right* examples) sit on the bottom edge
+        ax1.scatter(np.maximum(p[~cw], 1e-300), np.maximum(gr[~cw], 1e-9), s=3, alpha=0.2, color=color(i),
                     label=LABELS[arm])
-        ax1.scatter(np.maximum(p[cw], 1e-12), np.maximum(gr[cw], 1e-30), s=5, alpha=0.5, color=color(i),
+        ax1.scatter(np.maximum(p[cw], 1e-300), np.maximum(gr[cw], 1e-9), s=5, alpha=0.5, color=color(i),
                     marker="x", label=f"{LABELS[arm]}: confidently wrong (wrong class ≥ {1 - wrong_p:g})")
+        p_min = min(p_min, float(np.min(p[p > 0]))) if np.any(p > 0) else p_min
     ax1.axvspan(0.2, 0.8, color="gold", alpha=0.12, label="undecided (0.2 ≤ p_true ≤ 0.8)")
     ax1.set_xscale("log")
     ax1.set_yscale("log")
-    ax1.set_xlim(1e-8, 1.0)
+    ax1.set_xlim(max(p_min, 1e-300) / 3, 1.0)
+    ax1.set_ylim(5e-10, None)
     ax1.set_xlabel("predicted probability of the true class")
     ax1.set_ylabel("‖∂loss/∂logits‖ per example")
     ax1.grid(alpha=0.3, which="both")

@@ -1,15 +1,17 @@
 """deep-sigmoid: deeper sigmoid nets do worse, on the training set too (seeds 000, 001).
 
 Setting: :mod:`._depth` — MLPs with 1 … 9 hidden sigmoid layers (Glorot-uniform init),
-all trained with the same SGD budget; per-layer gradient norms recorded along the way.
+all trained with the same SGD budget; per-layer gradients recorded along the way.
 
 Decision (thresholds fixed from the claim's words before running):
   * "deeper nets do worse on the training set": the deepest net's final training accuracy
     minus the shallowest net's, paired by seed, has its 95% interval below 0;
   * "the first layer's gradient is orders of magnitude below the last": for the deepest
-    net, the mean over recorded steps of log10(RMS ∇W first / RMS ∇W last), RMS per weight of the layer's
-    matrix (whole-layer norms carry a √(parameter count) factor; they are reported only) has its interval
-    below −2 (at least two orders of magnitude).
+    net, the mean over recorded steps of log10(RMS ∇W first / RMS ∇W last) — the RMS
+    gradient per weight of each layer's matrix; whole-layer norms carry a √(parameter
+    count) factor and are reported only — has its interval below −2 (at least two orders
+    of magnitude).  The former rule used whole-layer norms; it was changed before any run
+    of this code.
 Shown, not deciding: Spearman's rank correlation of depth and mean training accuracy,
 and the deepest net's train − test gap (small when the net underfits rather than overfits).
 """

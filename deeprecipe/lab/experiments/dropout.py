@@ -18,6 +18,14 @@ slowly: at the book's 301 epochs its training accuracy is still rising, so a low
 training accuracy there may only mean "not finished".  This experiment trains for
 ``epochs`` (longer than the book) and checks that the dropout arm has converged.
 
+Preset history (said here because it changed after a verdict was seen): the first quick
+preset kept the book's lr 0.01 for 1000 epochs; the dropout arm was still rising at the
+end (training accuracy +0.027 ± 0.013 over the last 10% of the evaluations; verdict
+inconclusive, train acc down 0.068 ± 0.078, test acc −0.033 ± 0.067) and the run took
+~50 s on a quiet machine.  The presets now use SGD lr 0.1 — the learning rate of the
+lecture's own Keras demo (seed 000, lecture 9-2), whose claim this is — so that both
+arms can converge within the budget; the convergence check still decides whether they did.
+
 Decision (fixed from the claim's words before running), paired over seeds with 95%
 intervals, on the final accuracies:
   * training accuracy goes down: train(no dropout) − train(dropout) has its interval above 0;
@@ -97,10 +105,11 @@ EXPERIMENT = Experiment(
     title="Dropout: worse on training data, better on test data",
     source=("000", "001"),
     claim=("Dropout makes the results on the training set worse but the results on the test set better "
-           "(the book's overfitting setting with dropout ratio 0.2, trained to convergence)."),
+           "(the book's overfitting network with dropout ratio 0.2, SGD lr 0.1 as in the lecture's demo, "
+           "trained to convergence)."),
     presets={
         "test": dict(TEST, epochs=20, dropout=0.2, scale_at_test=True, seeds=2),
-        "quick": dict(QUICK, epochs=1000, eval_every=10, dropout=0.2, scale_at_test=True, seeds=3),
-        "full": dict(BOOK, epochs=1500, eval_every=5, dropout=0.2, scale_at_test=True, seeds=5),
+        "quick": dict(QUICK, lr=0.1, epochs=400, eval_every=10, dropout=0.2, scale_at_test=True, seeds=3),
+        "full": dict(BOOK, lr=0.1, epochs=1000, eval_every=5, dropout=0.2, scale_at_test=True, seeds=5),
     },
     run=run, plot=plot, verdict=verdict)

@@ -7,9 +7,11 @@ Decision (thresholds fixed from the claim's words before running):
   * "deep ReLU nets train": the deepest net's final training accuracy minus the shallowest
     net's, paired by seed, has its 95% interval above −0.02 (depth costs at most 2 points);
   * "first/last layer gradient ratio near 1": for the deepest net the mean over recorded
-    steps of log10(RMS ∇W first / RMS ∇W last), RMS per weight of the layer's
-    matrix (whole-layer norms carry a √(parameter count) factor; they are reported only) lies in (−1, 1), i.e. within a factor 10 of 1
-    (both bounds decided by the 95% interval over seeds).
+    steps of log10(RMS ∇W first / RMS ∇W last) — the RMS gradient per weight of each
+    layer's matrix; whole-layer norms carry a √(parameter count) factor and are reported
+    only — lies in (−1, 1), i.e. within a factor 10 of 1 (both bounds decided by the 95%
+    interval over seeds).  The former rule used whole-layer norms; it was changed before
+    any run of this code.
 """
 from __future__ import annotations
 
