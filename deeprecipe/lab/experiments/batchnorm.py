@@ -32,7 +32,10 @@ Decision (fixed from the claim's words before running), with ≥ 3 seeds and 95%
     seed, the epochs to get there, plain − bn (mean over those scales, per seed), has its
     interval above 0; with no such scale there is nothing to compare: inconclusive.
 The former rule (one count of scales where the seed-mean of BN was higher, 2 seeds, no
-"faster" part) was replaced before any run of this code.
+"faster" part) was replaced before any run of this code.  The quick preset evaluates the (reported,
+not deciding) test accuracy on 500 test images to keep the per-epoch evaluation cheap;
+that change came after its first run (verdict "does not hold": BN learned more slowly at
+the one scale, 0.268, where both nets reached 0.5) and does not touch a deciding number.
 """
 from __future__ import annotations
 
@@ -203,7 +206,7 @@ EXPERIMENT = Experiment(
     presets={
         "test": dict(data="synthetic", n_train=100, n_test=100, hidden=[16] * 3, lr=0.01, batch_size=50,
                      epochs=2, eval_every=1, scales=scales(3), bn_eps=1e-6, seeds=3),
-        "quick": dict(_BOOK, epochs=10, eval_every=1, scales=scales(8), seeds=3),
+        "quick": dict(_BOOK, n_test=500, epochs=10, eval_every=1, scales=scales(8), seeds=3),
         "full": dict(_BOOK, n_test=10000, epochs=20, eval_every=1, scales=scales(16), seeds=3),
     },
     run=run, plot=plot, verdict=verdict)
