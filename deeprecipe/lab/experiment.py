@@ -29,7 +29,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
@@ -92,7 +93,7 @@ class Verdict:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Verdict":
+    def from_dict(cls, d: dict) -> Verdict:
         return cls(d["verdict"], dict(d.get("numbers", {})), d.get("rule", ""),
                    [dict(c) for c in d.get("sanity", [])])
 
@@ -233,7 +234,7 @@ class Results:
 
     @classmethod
     def from_metrics(cls, runs: list, config: dict | None = None, experiment_id: str = "manual",
-                     preset: str = "manual") -> "Results":
+                     preset: str = "manual") -> Results:
         """Build results by hand (tests of verdict rules with made-up metrics)."""
         return cls(experiment_id, preset, config or {}, list(range(len(runs))), runs)
 

@@ -142,7 +142,8 @@ def plot(results, fig):
         ax.plot([lo, hi], [lo, hi], "k--", linewidth=0.8)
         ax.set_xlabel(f"average over all {results.first('n_masks')} masks (output 0)")
         ax.set_ylabel("weights scaled by (1 - p)")
-        ax.set_title(f"{'linear' if kind == 'linear' else 'ReLU'} net: max relative gap {np.max(results.values(kind + '.rel_gap')):.2g}", fontsize=10)
+        gap = np.max(results.values(kind + ".rel_gap"))
+        ax.set_title(f"{'linear' if kind == 'linear' else 'ReLU'} net: max relative gap {gap:.2g}", fontsize=10)
     agree = results.stack("relu.single_agreement").ravel()
     a3.hist(agree, bins=30, color=color(2), alpha=0.8, label="single sub-networks")
     for v in results.values("relu.agreement"):
@@ -168,7 +169,7 @@ def verdict(results):
             f"{results.values('relu.acc_ensemble').mean():.4f} / {results.values('relu.acc_scaled').mean():.4f}"
             f" / {results.values('relu.acc_single_median').mean():.4f}",
         "library eval output vs weight scaling (rel.)":
-            f"{max(results.values('linear.library_eval_vs_scaled').max(), results.values('relu.library_eval_vs_scaled').max()):.2g}",
+            f"{max(results.values(f'{k}.library_eval_vs_scaled').max() for k in ('linear', 'relu')):.2g}",
     }
     return combine(checks, "Weight scaling by (1-p) equals the average over all 2^M masks for the linear "
                            "net (to rounding) and predicts like it for the ReLU net (≥ 95% agreement, better "
