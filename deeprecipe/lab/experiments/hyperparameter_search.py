@@ -43,7 +43,8 @@ rounds of 34 trials, about the book's 100 trials per method.  The ``quick`` pres
 cut to 5 trials of 20 epochs to stay near 20 s — for time, after seeing that verdict.  With
 20 epochs most trials stay at chance accuracy, so ties in validation accuracy are broken
 by validation loss when a round's best trials are picked (added after that second run,
-−0.16 ± 0.36, inconclusive: ranking ties by order alone narrowed onto arbitrary trials).
+−0.16 ± 0.36, inconclusive, since ranking ties by order alone could narrow onto arbitrary
+trials; the rerun with it gave the same numbers — no tie reached the picked trials there).
 """
 from __future__ import annotations
 
