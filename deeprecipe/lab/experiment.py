@@ -29,7 +29,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
@@ -56,10 +57,17 @@ _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 class Verdict:
     """The outcome of a claim: ``verdict`` is ``"holds"``, ``"does not hold"`` or
     ``"inconclusive"``; ``numbers`` the measured values that decided it (name → number
-    or short string such as ``"0.953 ± 0.01 (n=3)"``); ``rule`` the decision rule in words."""
+    or short string such as ``"0.953 ± 0.01 (n=3)"``); ``rule`` the decision rule in words.
+
+    ``sanity``: identities that can only fail on a bug (maxout(z, 0) = relu(z), an SGD step
+    with weight decay = (1 − ηλ)w − ηg, ...), checked on the same run and shown *beside* the
+    verdict, never part of the empirical decision.  A list of dicts ``{"text": str,
+    "ok": bool, "numbers": dict}``; a failed one means the measurement itself is suspect,
+    and the report flags it."""
     verdict: str
     numbers: dict = field(default_factory=dict)
     rule: str = ""
+    sanity: list = field(default_factory=list)
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -68,13 +76,26 @@ class Verdict:
             raise TypeError(f"Verdict.numbers must be a dict, got {type(self.numbers).__name__}")
         if not self.rule:
             raise ValueError("a Verdict needs its rule in words (rule='...')")
+        if not isinstance(self.sanity, list) or not all(
+                isinstance(c, dict) and {"text", "ok"} <= set(c) for c in self.sanity):
+            raise TypeError("Verdict.sanity must be a list of {'text': ..., 'ok': ..., 'numbers': ...} dicts")
+
+    @property
+    def sanity_ok(self) -> bool:
+        """True when every sanity check passed (vacuously when there is none)."""
+        return all(bool(c["ok"]) for c in self.sanity)
 
     def to_dict(self) -> dict:
-        return {"verdict": self.verdict, "numbers": _jsonable_numbers(self.numbers), "rule": self.rule}
+        d = {"verdict": self.verdict, "numbers": _jsonable_numbers(self.numbers), "rule": self.rule}
+        if self.sanity:
+            d["sanity"] = [{"text": str(c["text"]), "ok": bool(c["ok"]),
+                            "numbers": _jsonable_numbers(dict(c.get("numbers", {})))} for c in self.sanity]
+        return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Verdict":
-        return cls(d["verdict"], dict(d.get("numbers", {})), d.get("rule", ""))
+    def from_dict(cls, d: dict) -> Verdict:
+        return cls(d["verdict"], dict(d.get("numbers", {})), d.get("rule", ""),
+                   [dict(c) for c in d.get("sanity", [])])
 
 
 def _jsonable_numbers(numbers: dict) -> dict:
@@ -213,7 +234,7 @@ class Results:
 
     @classmethod
     def from_metrics(cls, runs: list, config: dict | None = None, experiment_id: str = "manual",
-                     preset: str = "manual") -> "Results":
+                     preset: str = "manual") -> Results:
         """Build results by hand (tests of verdict rules with made-up metrics)."""
         return cls(experiment_id, preset, config or {}, list(range(len(runs))), runs)
 

@@ -23,7 +23,7 @@ CLAIMS_ORDER = [
     "shuffling", "curriculum", "fine-tuning",
     "init-histograms", "init-mnist", "batchnorm", "batchnorm-sigmoid-lr", "bn-inference",
     "normalizers",
-    "overfit", "weight-decay", "l1-vs-l2", "decoupled-decay", "dropout", "dropout-ensemble",
+    "overfit", "weight-decay", "l1-vs-l2", "decoupled-decay", "dropout", "dropout-gap", "dropout-ensemble",
     "early-stopping", "hyperparameter-search",
     "generative-shared-cov", "logistic-regression", "lagged-regression", "fizzbuzz",
 ]

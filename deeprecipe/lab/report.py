@@ -134,6 +134,15 @@ def _label(o: Outcome) -> str:
     return o.verdict.verdict if o.verdict else "?"
 
 
+def _sanity_text(o: Outcome) -> str:
+    """``"sanity 2/2 ok"`` / ``"SANITY FAILED 1/2"`` beside a verdict ("" when it has none)."""
+    checks = getattr(o.verdict, "sanity", None) or [] if o.ok else []
+    if not checks:
+        return ""
+    ok = sum(bool(c["ok"]) for c in checks)
+    return f"sanity {ok}/{len(checks)} ok" if ok == len(checks) else f"SANITY FAILED {len(checks) - ok}/{len(checks)}"
+
+
 def _numbers_text(o: Outcome, limit: int | None = None) -> str:
     if not o.ok:
         first = (o.error or "").strip().splitlines()
@@ -172,7 +181,8 @@ def markdown_summary(entries, out: str = "") -> str:
     for e in entries:
         o = e.outcome
         nums = _numbers_text(o, limit=4).replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {e.id} | {_label(o)} | {nums} | {len(o.seeds)} | {_time(o.seconds)} |")
+        label = _label(o) + (f" ({_sanity_text(o)})" if _sanity_text(o) else "")
+        lines.append(f"| {e.id} | {label} | {nums} | {len(o.seeds)} | {_time(o.seconds)} |")
     failed = [e for e in entries if not e.outcome.ok]
     if failed:
         lines += ["", "## Failed", ""]
@@ -261,7 +271,8 @@ def render_html(entries, out: str = "") -> str:
         o = e.outcome
         parts.append(
             f'<tr><td><a href="#exp-{_e(e.id)}">{_e(e.id)}</a></td><td>{_e(e.claim)}</td>'
-            f"<td>{_badge(_label(o))}</td><td>{_e(_numbers_text(o, limit=4))}</td>"
+            f"<td>{_badge(_label(o))}{' ' + _e(_sanity_text(o)) if _sanity_text(o) else ''}</td>"
+            f"<td>{_e(_numbers_text(o, limit=4))}</td>"
             f"<td>{len(o.seeds)}</td><td>{_e(_time(o.seconds))}</td></tr>")
     parts.append("</tbody></table>")
     for e in entries:
@@ -280,6 +291,12 @@ def render_html(entries, out: str = "") -> str:
         if o.verdict:
             parts.append("<h3>Deciding numbers</h3>" + _kv_table(o.verdict.numbers))
             parts.append(f"<h3>Rule</h3><p>{_e(o.verdict.rule)}</p>")
+            if getattr(o.verdict, "sanity", None):
+                rows = "".join(f"<tr><td>{_badge('holds' if c['ok'] else 'failed')}</td><td>{_e(c['text'])}</td>"
+                               f"<td>{_e('; '.join(f'{k} = {v}' for k, v in c.get('numbers', {}).items()))}</td></tr>"
+                               for c in o.verdict.sanity)
+                parts.append("<h3>Sanity checks (identities that fail only on a bug; not deciding)</h3>"
+                             f"<table>{rows}</table>")
         seeds = ", ".join(str(s) for s in o.seeds) or "none"
         per_seed = ", ".join(_time(d) for d in e.durations)
         parts.append("<h3>Settings</h3>" + _kv_table({

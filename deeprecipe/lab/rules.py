@@ -92,11 +92,13 @@ def check_true(text: str, condition: bool, numbers: dict | None = None) -> Check
     return Check(text, HOLDS if bool(condition) else DOES_NOT_HOLD, dict(numbers or {}))
 
 
-def combine(checks, rule: str, extra_numbers: dict | None = None) -> Verdict:
+def combine(checks, rule: str, extra_numbers: dict | None = None, sanity=()) -> Verdict:
     """All checks hold → holds; any does not hold → does not hold; else inconclusive.
 
     The Verdict's ``rule`` is ``rule`` followed by each check and its outcome, and its
     numbers are the checks' numbers (plus ``extra_numbers``, shown but not deciding).
+    ``sanity``: :class:`Check` s of identities that only a bug can break (see
+    :attr:`Verdict.sanity`); they are reported beside the verdict and do not decide it.
     """
     checks = list(checks)
     if not checks:
@@ -115,7 +117,29 @@ def combine(checks, rule: str, extra_numbers: dict | None = None) -> Verdict:
     parts = "; ".join(f"[{c.outcome}] {c.text}" for c in checks)
     text = (f"{rule.rstrip('.')}. Checks: {parts}. Holds if every check holds; does not hold "
             f"if any fails; a 95% interval over seeds straddling a threshold is inconclusive.")
-    return Verdict(verdict, numbers, text)
+    sanity = [{"text": c.text, "ok": c.outcome == HOLDS, "numbers": dict(c.numbers)} for c in sanity]
+    if sanity:
+        text += (" Sanity checks (identities that fail only on a bug; shown, not deciding): "
+                 + "; ".join(f"[{'ok' if c['ok'] else 'FAILED'}] {c['text']}" for c in sanity) + ".")
+    return Verdict(verdict, numbers, text, sanity)
+
+
+def check_converged(name: str, curve, window: float = 0.1, tol: float = 0.01) -> Check:
+    """Has a (seeds × evaluations) accuracy-like curve stopped rising?
+
+    Per seed: the mean of the last ``window`` share of the evaluations minus the mean of the
+    ``window`` share before it; converged when that rise is at most ``tol``, judged like
+    :func:`check_mean` (95% interval over seeds entirely ≤ ``tol``: converged; entirely
+    above: still rising, does not hold; across: inconclusive).
+    """
+    c = np.asarray(curve, dtype=np.float64)
+    if c.ndim == 1:
+        c = c[None]
+    k = max(1, int(round(window * c.shape[1])))
+    if c.shape[1] < 2 * k:
+        raise ValueError(f"check_converged needs at least {2 * k} evaluations, got {c.shape[1]}")
+    rise = c[:, -k:].mean(axis=1) - c[:, -2 * k:-k].mean(axis=1)
+    return check_mean(f"{name}: rise over the last {k} evaluations", rise, "<=", tol)
 
 
 def mean_pair(a, b, fmt: str = ".4f") -> str:

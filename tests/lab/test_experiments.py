@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from deeprecipe.lab import DOES_NOT_HOLD, HOLDS, registry, write_report
+from deeprecipe.lab import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, registry, write_report
 from deeprecipe.lab.experiment import Results
 from deeprecipe.lab.experiments import dropout_ensemble, init_histograms, optimizer_paths, overfit, weight_decay
 
@@ -20,6 +20,11 @@ def test_test_preset_runs_end_to_end(exp_id, tmp_path):
     page = parse_report(open(rep["html"], encoding="utf-8").read())
     assert len(page.images) == 1 and f"exp-{exp_id}" in page.ids
     assert rep["entries"][0].outcome.verdict == o.verdict      # recomputed from the saved metrics
+    if o.verdict.sanity:                                        # identities shown apart from the verdict
+        html_text = open(rep["html"], encoding="utf-8").read()
+        assert "Sanity checks (identities that fail only on a bug; not deciding)" in html_text
+        ok = sum(c["ok"] for c in o.verdict.sanity)
+        assert f"({'sanity' if ok == len(o.verdict.sanity) else 'SANITY FAILED'} " in rep["summary"]
 
 
 def test_every_exemplar_declares_source_settings_in_full_preset():
@@ -63,6 +68,8 @@ def test_init_histograms_verdict_follows_the_numbers():
     shrink = [0.8, 0.5, 0.3, 0.2, 0.1]
     bad = Results.from_metrics([_hist_run(he_std=shrink), _hist_run(he_std=shrink)])
     assert init_histograms.verdict(bad).verdict == DOES_NOT_HOLD
+    straddling = Results.from_metrics([_hist_run(near_ends_std1=v) for v in (0.7, 0.3, 0.55)])
+    assert init_histograms.verdict(straddling).verdict == INCONCLUSIVE
 
 
 # ------------------------------------------------------------------ optimizer-paths
@@ -95,6 +102,9 @@ def test_optimizer_paths_verdict_follows_the_numbers():
     assert v.verdict == DOES_NOT_HOLD
     v = optimizer_paths.verdict(Results.from_metrics([run(1.0, 0.0, 0.0, 0.1)]))   # no overshoot
     assert v.verdict == DOES_NOT_HOLD and "[does not hold] Momentum" in v.rule
+    # one deterministic path, no interval to straddle: an unmeasurable (nan) part is inconclusive
+    v = optimizer_paths.verdict(Results.from_metrics([run(1.0, float("nan"), 0.0, 0.1)]))
+    assert v.verdict == INCONCLUSIVE
 
 
 # ------------------------------------------------------------------ dropout-ensemble
@@ -126,11 +136,16 @@ def test_dropout_ensemble_verdict_follows_the_numbers():
                          "acc_ensemble": 0.8, "acc_scaled": 0.8, "acc_single_median": 0.5,
                          "library_eval_vs_scaled": 1e-7}}
     good = Results.from_metrics([run(1e-16, 0.98, 0.6), run(2e-16, 0.975, 0.55), run(0.0, 0.985, 0.5)])
-    assert dropout_ensemble.verdict(good).verdict == HOLDS
-    bad = Results.from_metrics([run(0.05, 0.98, 0.6), run(0.04, 0.97, 0.55)])
-    assert dropout_ensemble.verdict(bad).verdict == DOES_NOT_HOLD
+    v = dropout_ensemble.verdict(good)
+    assert v.verdict == HOLDS and v.sanity_ok and len(v.sanity) == 1
+    # the linear identity is a sanity check beside the verdict: broken, it is flagged, not decisive
+    broken = dropout_ensemble.verdict(Results.from_metrics([run(0.05, 0.98, 0.6), run(0.04, 0.975, 0.55),
+                                                            run(0.03, 0.985, 0.5)]))
+    assert broken.verdict == HOLDS and not broken.sanity_ok and "[FAILED] linear" in broken.rule
     bad = Results.from_metrics([run(1e-16, 0.5, 0.6), run(1e-16, 0.55, 0.6)])
     assert dropout_ensemble.verdict(bad).verdict == DOES_NOT_HOLD
+    straddling = Results.from_metrics([run(1e-16, 0.99, 0.6), run(1e-16, 0.90, 0.6), run(1e-16, 0.97, 0.6)])
+    assert dropout_ensemble.verdict(straddling).verdict == INCONCLUSIVE
 
 
 # ------------------------------------------------------------------ overfit / weight-decay
@@ -145,6 +160,9 @@ def test_overfit_verdict_follows_the_numbers():
     underfit = Results.from_metrics([{"final": {"train_acc": a, "test_acc": b}}
                                      for a, b in ((0.6, 0.4), (0.62, 0.41), (0.58, 0.42))])
     assert overfit.verdict(underfit).verdict == DOES_NOT_HOLD
+    straddling = Results.from_metrics([{"final": {"train_acc": a, "test_acc": b}}
+                                       for a, b in ((1.0, 0.75), (0.90, 0.75), (0.97, 0.75))])
+    assert overfit.verdict(straddling).verdict == INCONCLUSIVE
 
 
 def _wd_run(gap0, gap1, err=1e-16):
@@ -157,9 +175,13 @@ def test_weight_decay_verdict_follows_the_numbers():
                                                       _wd_run(0.2, 0.11)])).verdict == HOLDS
     wider = Results.from_metrics([_wd_run(0.1, 0.25), _wd_run(0.12, 0.3), _wd_run(0.11, 0.2)])
     assert weight_decay.verdict(wider).verdict == DOES_NOT_HOLD
-    wrong_rule = Results.from_metrics([_wd_run(0.25, 0.1, 1e-3), _wd_run(0.3, 0.12, 1e-3)])
+    straddling = Results.from_metrics([_wd_run(0.25, 0.1), _wd_run(0.1, 0.2), _wd_run(0.2, 0.18)])
+    assert weight_decay.verdict(straddling).verdict == INCONCLUSIVE
+    # the update rule is a sanity check beside the verdict, not a part of the empirical decision
+    wrong_rule = Results.from_metrics([_wd_run(0.25, 0.1, 1e-3), _wd_run(0.3, 0.12, 1e-3), _wd_run(0.2, 0.11, 1e-3)])
     v = weight_decay.verdict(wrong_rule)
-    assert v.verdict == DOES_NOT_HOLD and "[does not hold] max |SGD step" in v.rule
+    assert v.verdict == HOLDS and not v.sanity_ok and "[FAILED] max |SGD step" in v.rule
+    assert v.to_dict()["sanity"][0]["ok"] is False
 
 
 def test_weight_decay_update_rule_is_measured_exactly():

@@ -24,7 +24,11 @@ How to add an experiment
    (CI over seeds vs a threshold), ``check_diff`` (A − B, paired by seed),
    ``check_value`` / ``check_true`` (deterministic numbers), then ``combine(checks, rule)``.
    Thresholds come from the claim's words, fixed before looking at results; a claim that
-   does not hold is a valid result — never tune until it "passes".
+   does not hold is a valid result — never tune until it "passes".  Every check must be
+   able to come out "does not hold"; an identity that only a bug can break (maxout(z, 0) =
+   relu(z), an update rule) is a sanity check: ``combine(checks, rule, sanity=[...])``
+   shows it beside the verdict without letting it decide.  When the verdict depends on
+   the end state, check convergence (:func:`~deeprecipe.lab.rules.check_converged`).
 5. Presets: ``test`` (synthetic data, a few seconds: the test-suite runs it),
    ``quick`` (real data, < 1 minute on 2 CPU cores, still showing the effect),
    ``full`` (the source's settings as CLAIMS.md quotes them).  ``"seeds"`` in a preset is

@@ -10,8 +10,11 @@ He-normal ones (the claim's "ReLU (He init)").
 
 Per depth and seed the run saves the final accuracy on the whole training subset and on
 the test subset, and the :class:`~._probes.StepProbe` records: probe-set accuracy every
-``probe_every`` steps and the per-layer gradient norms of those steps (first entry =
-the first hidden Linear, last = the output Linear).
+``probe_every`` steps and the per-layer gradients of those steps (first entry = the
+first hidden Linear, last = the output Linear).  The verdicts compare layers by the RMS
+gradient *per weight* (``layer_grad_rms``: ‖∇W‖/√size(W)), not by whole-layer norms: the
+first layer's 784×width matrix has far more entries than the output's width×10, and its
+norm carries that √(parameter count) factor whatever the gradient per weight is.
 """
 from __future__ import annotations
 
@@ -41,10 +44,11 @@ def depth_values(results, key: str) -> tuple:
     return depths, np.stack([results.values(f"d{d}.{key}") for d in depths], axis=1)
 
 
-def mean_log_ratio(results, depth: int) -> np.ndarray:
-    """Per seed: the mean over recorded steps of log10(‖∇ first layer‖ / ‖∇ last layer‖)
-    (= log10 of the geometric mean of the ratio), for the net of ``depth`` hidden layers."""
-    return np.array([float(np.nanmean(log10_first_last(results.get(r, f"d{depth}.probe.layer_grad_norm"))))
+def mean_log_ratio(results, depth: int, key: str = "layer_grad_rms") -> np.ndarray:
+    """Per seed: the mean over recorded steps of log10(RMS ∇W first layer / RMS ∇W last layer)
+    (= log10 of the geometric mean of the ratio), for the net of ``depth`` hidden layers;
+    ``key="layer_grad_norm"`` gives the same with whole-layer norms (reported, not deciding)."""
+    return np.array([float(np.nanmean(log10_first_last(results.get(r, f"d{depth}.probe.{key}"))))
                      for r in results.runs])
 
 
@@ -88,17 +92,17 @@ def plot_depths(results, fig, name: str) -> None:
     ax1.set_title(f"{name}: accuracy vs depth (mean ± 95% CI, n={results.n})", fontsize=10)
 
     for i, d in enumerate(depths):
-        g = results.stack(f"d{d}.probe.layer_grad_norm")          # (seeds, records, layers)
+        g = results.stack(f"d{d}.probe.layer_grad_rms")           # (seeds, records, layers)
         with np.errstate(divide="ignore"):
             profile = np.nanmean(np.log10(g), axis=(0, 1))         # geometric mean per layer
         ax2.plot(np.arange(1, len(profile) + 1), 10 ** profile, marker="o", color=color(i),
                  label=f"{d} hidden")
     ax2.set_yscale("log")
     ax2.set_xlabel("layer (1 = nearest the input; last = output layer)")
-    ax2.set_ylabel("gradient norm (geometric mean over steps)")
+    ax2.set_ylabel("RMS gradient per weight (geometric mean over steps)")
     ax2.grid(alpha=0.3, which="both")
     ax2.legend(fontsize=8)
-    ax2.set_title("per-layer gradient norms", fontsize=10)
+    ax2.set_title("per-layer gradient per weight, ‖∇W‖/√size(W)", fontsize=10)
 
     for i, d in enumerate(depths):
         steps = np.asarray(results.first(f"d{d}.probe.acc_step"))

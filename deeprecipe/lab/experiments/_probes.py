@@ -11,6 +11,10 @@ ce-vs-mse, normalize-input and init-mnist: numbers recorded every few optimizer 
   backward pass of step ``grad_step`` left in ``.grad`` (:func:`deeprecipe.diagnostics.
   grad_norms_by_layer`; layers input side first), i.e. the gradient at the weights reached
   after ``grad_step`` steps, and ``global_grad_norm``;
+* ``layer_grad_rms`` (records × layers): the root-mean-square gradient *per weight* of each
+  layer's weight matrix, ‖∇W‖ / √(number of entries of W) — free of the parameter-count
+  factor that makes a 784×100 layer's norm larger than a 100×10 one's at equal per-weight
+  gradients (what "the first layers barely learn" is about);
 * with ``activations=True``, ``dead`` and ``saturated`` (records × activation modules):
   the diagnostics' fraction of dead units (ReLU family: output ≤ 0 on every probe example)
   and of saturated outputs (sigmoid/tanh) on the probe set.
@@ -51,14 +55,29 @@ def evaluate_arrays(model, x, y, batch_size: int = 1000) -> tuple:
     return correct / n, loss
 
 
+def weight_grad_rms_by_layer(model) -> dict:
+    """``layer -> RMS of the gradient over the layer's weight entries`` (parameters of ndim ≥ 2;
+    biases and norm scales left out), input side first; layers without weight gradient left out."""
+    from ...diagnostics.layers import params_by_layer
+    out = {}
+    for layer, named in params_by_layer(model).items():
+        grads = [p.grad for _, p in named if p.grad is not None and p.data.ndim >= 2]
+        if grads:
+            sq = sum(float(np.sum(np.asarray(g, dtype=np.float64) ** 2)) for g in grads)
+            out[layer] = math.sqrt(sq / sum(int(g.size) for g in grads))
+    return out
+
+
 class StepProbe:
     """Record probe accuracy/loss, per-layer gradient norms (and dead/saturated fractions)
     every ``every`` optimizer steps of ``fit`` (module docstring)."""
 
-    def __init__(self, x, y, every: int = 10, activations: bool = False, modules=None):
+    def __init__(self, x, y, every: int = 10, activations: bool = False, modules=None,
+                 stop_at_acc: float | None = None):
         if not isinstance(every, (int, np.integer)) or every < 1:
             raise ValueError(f"StepProbe: every must be a positive integer, got {every!r}")
         self.x, self.y, self.every = x, y, int(every)
+        self.stop_at_acc = stop_at_acc   # stop training once the probe accuracy reaches it
         self.activations, self.modules = activations, modules
         self.model, self.trainer = None, None
         self._reset()
@@ -66,6 +85,7 @@ class StepProbe:
     def _reset(self):
         self.acc_step, self.acc, self.loss = [], [], []
         self.grad_step, self.layer_grad_norm, self.global_grad_norm = [], [], []
+        self.layer_grad_rms = []
         self.layers, self.act_names = None, None
         self.dead, self.saturated = [], []
         self._steps = 0
@@ -91,6 +111,8 @@ class StepProbe:
             self.grad_step.append(done - 1)
             self.layer_grad_norm.append([norms.get(k, math.nan) for k in self.layers])
             self.global_grad_norm.append(global_grad_norm(self.model))
+            rms = weight_grad_rms_by_layer(self.model)
+            self.layer_grad_rms.append([rms.get(k, math.nan) for k in self.layers])
         if done % self.every == 0 or last:
             self._measure(done)
 
@@ -107,6 +129,8 @@ class StepProbe:
         self.acc_step.append(step)
         self.acc.append(acc)
         self.loss.append(loss)
+        if self.stop_at_acc is not None and acc >= self.stop_at_acc and self.trainer is not None:
+            self.trainer.stop(f"probe accuracy reached {self.stop_at_acc}")
 
     def _measure_activations(self) -> None:
         from ... import Tensor, no_grad
@@ -137,6 +161,7 @@ def probe_metrics(probe: StepProbe) -> dict:
         "grad_step": np.asarray(probe.grad_step, dtype=np.int64),
         "layer_grad_norm": np.asarray(probe.layer_grad_norm, dtype=np.float64).reshape(len(probe.grad_step), -1),
         "global_grad_norm": np.asarray(probe.global_grad_norm, dtype=np.float64),
+        "layer_grad_rms": np.asarray(probe.layer_grad_rms, dtype=np.float64).reshape(len(probe.grad_step), -1),
         "layers": list(probe.layers or []),
     }
     if probe.activations:
@@ -148,15 +173,16 @@ def probe_metrics(probe: StepProbe) -> dict:
 
 
 def train_probed(data, *, probe_n: int = 1000, probe_every: int = 10, activations: bool = False,
-                 **train_kwargs):
+                 stop_at_acc: float | None = None, **train_kwargs):
     """:func:`deeprecipe.lab.training.train_classifier` with a :class:`StepProbe` on the first
     ``probe_n`` training examples.  Returns ``(metrics, model)``: the trainer's curves and
     final numbers, plus ``probe`` (:func:`probe_metrics`) and ``final.probe_acc`` /
     ``final.train_acc_all`` (accuracy on the whole training subset, measured even when
-    training diverged)."""
+    training diverged).  ``stop_at_acc``: stop as soon as the probe accuracy reaches it
+    (experiments that only need the steps to a target)."""
     from ..training import train_classifier
     probe = StepProbe(data.x_train[:probe_n], data.y_train[:probe_n], every=probe_every,
-                      activations=activations)
+                      activations=activations, stop_at_acc=stop_at_acc)
     callbacks = list(train_kwargs.pop("callbacks", ())) + [probe]
     train_kwargs.setdefault("eval_every", 10 ** 9)  # the trainer's full evaluation: at the end only
     metrics, model = train_classifier(data, callbacks=callbacks, **train_kwargs)
@@ -168,8 +194,9 @@ def train_probed(data, *, probe_n: int = 1000, probe_every: int = 10, activation
     return metrics, model
 
 
-def log10_first_last(layer_grad_norm) -> np.ndarray:
-    """log10(‖grad first layer‖ / ‖grad last layer‖) per record of a (records × layers) array."""
-    g = np.asarray(layer_grad_norm, dtype=np.float64)
+def log10_first_last(layer_grad) -> np.ndarray:
+    """log10(grad first layer / grad last layer) per record of a (records × layers) array
+    (norms or per-weight RMS, whichever is given)."""
+    g = np.asarray(layer_grad, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log10(g[:, 0]) - np.log10(g[:, -1])

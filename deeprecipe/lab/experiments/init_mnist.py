@@ -72,7 +72,7 @@ def plot(results, fig):
     ax1.legend(fontsize=8)
     ax1.set_title(f"{len(results.config.get('hidden', []))} × {results.config.get('hidden', ['?'])[0]} ReLU "
                   f"MLP, SGD lr {results.config.get('lr')}, batch {results.config.get('batch_size')}", fontsize=10)
-    for i, (arm, _, label) in enumerate(ARMS):
+    for i, (arm, _, _label) in enumerate(ARMS):
         acc = results.values(f"{arm}.final.test_acc")
         ax2.bar(i, acc.mean(), color=color(i))
         ax2.scatter(np.full(len(acc), i), acc, color="k", s=12, zorder=3)

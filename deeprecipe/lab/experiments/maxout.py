@@ -24,10 +24,13 @@ learning rate in a trial run — a wrong init, not a property of maxout.)  The l
 first-layer maxout units is drawn along a line through input space, x(t) = x₀ + t·(x₁ − x₀)
 between two test images: each piece is linear in t and the unit is their max.
 
-Decision (thresholds fixed from the claim's words before running):
-  * (a) max |maxout − ReLU| over all outputs == 0 and max |gradient difference| == 0;
-  * (b) "comparable accuracy": test accuracy of maxout minus ReLU, paired by seed, has its
-    95% interval inside (−0.02, +0.02) — within 2 points either way.
+Decision (thresholds fixed from the claim's words before running): (b) "comparable
+accuracy" — test accuracy of maxout minus ReLU, paired by seed, has its 95% interval
+inside (−0.02, +0.02), within 2 points either way.
+
+Sanity checks beside the verdict: (a) max |maxout − ReLU| over all outputs == 0 and max
+|gradient difference| == 0.  That is an identity of the definitions — it fails only on a
+bug in ``F.maxout``/``F.relu`` — so it is shown apart and does not decide the claim.
 """
 from __future__ import annotations
 
@@ -164,12 +167,9 @@ def verdict(results):
     grad = results.values("exact.max_abs_grad_diff").max()
     relu, mx = results.values("relu.final.test_acc_all"), results.values("maxout.final.test_acc_all")
     name = "test acc maxout - ReLU"
-    checks = [
-        check_value("max |maxout(z, 0) - relu(z)|", exact, "<=", 0.0),
-        check_value("max |grad difference|", grad, "<=", 0.0),
-        check_diff(name, mx, relu, ">", -0.02),
-        check_diff(name, mx, relu, "<", 0.02),
-    ]
+    checks = [check_diff(name, mx, relu, ">", -0.02), check_diff(name, mx, relu, "<", 0.02)]
+    sanity = [check_value("max |maxout(z, 0) - relu(z)|", exact, "<=", 0.0),
+              check_value("max |grad difference|", grad, "<=", 0.0)]
     p_relu, p_max = results.first("relu.n_params"), results.first("maxout.n_params")
     ratio = np.concatenate([np.asarray(results.get(r, "maxout.shapes.piece_norm_ratio")) for r in results.runs])
     extra = {
@@ -181,9 +181,9 @@ def verdict(results):
         "separate-matmul ReLU layer max diff (float32 rounding)":
             float(f"{results.values('exact.separate_matmul_max_abs_diff').max():.3g}"),
     }
-    return combine(checks, "(a) A maxout unit whose second piece is fixed at 0 gives exactly ReLU's outputs and "
-                           "gradients; (b) a maxout net and a ReLU net with equal parameter counts reach test "
-                           "accuracies within 2 points of each other", extra)
+    return combine(checks, "(b) A maxout net and a ReLU net with equal parameter counts reach test accuracies "
+                           "within 2 points of each other; (a) a maxout unit whose second piece is fixed at 0 gives "
+                           "exactly ReLU's outputs and gradients (sanity check)", extra, sanity=sanity)
 
 
 EXPERIMENT = Experiment(

@@ -129,12 +129,27 @@ def plot(results, fig):
     names = list(results.first("names"))
     steps = results.config.get("steps")
     window = max(1, steps // 40)
+    means, peaks = [], {}
     for i, name in enumerate(names):
         curves = smooth(results.stack(f"{key(name)}.step_loss"), window)
         x = np.arange(curves.shape[-1]) + window
         plot_band(a1, x, curves, label=name, color=color(i), linewidth=2.5 if name == BASELINE else 1.2,
                   linestyle="-" if i < 10 else "--")
+        m = curves.mean(axis=0)
+        means.append(m)
+        peaks[name] = float(np.nanmax(m)) if np.isfinite(m).any() else math.inf
     a1.set_yscale("log")
+    # One optimizer's early blow-up (e.g. RMSprop's first steps) must not flatten the others:
+    # the axis spans the curves' typical start down to their lowest mean; what goes above is named.
+    starts = [m[0] for m in means if m.size and np.isfinite(m[0])]
+    lows = [np.nanmin(m) for m in means if np.isfinite(m).any()]
+    if starts and lows:
+        top = 1.5 * float(np.median(starts))
+        a1.set_ylim(0.8 * float(min(lows)), top)
+        off = [f"{n} (peak {v:.3g})" for n, v in peaks.items() if v > top]
+        if off:
+            a1.text(0.02, 0.02, "off the axis: " + ", ".join(off), transform=a1.transAxes, fontsize=7,
+                    color="dimgray")
     a1.set_xlabel("step")
     a1.set_ylabel(f"training loss (moving average of {window} steps)")
     a1.grid(alpha=0.3)
