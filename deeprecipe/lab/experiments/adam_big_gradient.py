@@ -157,5 +157,5 @@ EXPERIMENT = Experiment(
     source=("002",),
     claim=("After a long run of small gradients, one huge gradient moves Adam by at most about "
            "lr·√(1/(1−β2)) (10√10·lr); AMSGrad keeps the largest v̂, so its later steps stay small."),
-    presets={"test": dict(_NOTE, n_tail=2000), "quick": dict(_NOTE), "full": dict(_NOTE)},
+    presets={"test": dict(_NOTE, n_small=200, n_tail=300), "quick": dict(_NOTE), "full": dict(_NOTE)},
     run=run, plot=plot, verdict=verdict)

@@ -117,8 +117,8 @@ EXPERIMENT = Experiment(
     claim=("Adam trains fastest, while SGD with momentum often generalizes better; SWATS-like switching from Adam "
            "to SGD tries to get both."),
     presets={
-        "test": dict(data="synthetic", n_train=100, n_val=50, n_test=50, channels=[2, 4], hidden=[8], steps=8,
-                     batch_size=25, eval_every=1, lrs_adam=[1e-3, 1e-2], lrs_sgdm=[0.01, 0.1], seeds=2),
+        "test": dict(data="synthetic", n_train=100, n_val=50, n_test=50, channels=[2, 4], hidden=[8], steps=5,
+                     batch_size=25, eval_every=1, lrs_adam=[1e-2], lrs_sgdm=[0.1], seeds=2),
         "quick": dict(data="fashion-mnist", n_train=2000, n_val=500, n_test=1000, channels=[4, 8], hidden=[32],
                       steps=80, batch_size=50, eval_every=1, lrs_adam=[3e-4, 1e-3, 3e-3], lrs_sgdm=[0.01, 0.03, 0.1],
                       seeds=3),

@@ -148,7 +148,7 @@ EXPERIMENT = Experiment(
            "look-ahead to Adam."),
     presets={
         "test": dict(_BOWL, data="synthetic", n_train=200, n_val=100, n_test=100, hidden=[16], steps=20,
-                     batch_size=20, lrs_sgd=[0.01, 0.1], lrs_adam=[1e-3, 1e-2], tail_fraction=0.25, seeds=2),
+                     batch_size=20, lrs_sgd=[0.1], lrs_adam=[1e-2], tail_fraction=0.25, seeds=2),
         "quick": dict(_BOWL, data="fashion-mnist", n_train=5000, n_val=500, n_test=1000, hidden=[100] * 4,
                       steps=300, batch_size=128, lrs_sgd=[0.01, 0.03, 0.1], lrs_adam=[3e-4, 1e-3, 3e-3],
                       tail_fraction=0.1, seeds=3),

@@ -189,8 +189,8 @@ EXPERIMENT = Experiment(
     claim=("Without warm-up the first steps of Adam are unstable (its gradients jump around); a learning-rate "
            "warm-up or RAdam stabilizes them."),
     presets={
-        "test": dict(data="synthetic", n_train=200, n_val=100, n_test=100, hidden=[16, 16], steps=30, batch_size=20,
-                     lrs=[1e-3, 1e-2], warmup_steps=10, warmup_start=0.01, early=10, seeds=2),
+        "test": dict(data="synthetic", n_train=200, n_val=100, n_test=100, hidden=[16, 16], steps=12, batch_size=20,
+                     lrs=[1e-3, 1e-2], warmup_steps=5, warmup_start=0.01, early=5, seeds=2),
         "quick": dict(data="fashion-mnist", n_train=2000, n_val=500, n_test=1000, hidden=[100] * 4, steps=200,
                       batch_size=64, lrs=[1e-3, 3e-3, 1e-2, 3e-2], warmup_steps=50, warmup_start=0.01, early=10,
                       seeds=3),
