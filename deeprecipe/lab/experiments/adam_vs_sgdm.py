@@ -96,7 +96,8 @@ def plot(results, fig):
 def verdict(results):
     auc = {a: results.values(f"{a}.loss_auc") for a in ARMS}
     acc = {a: results.values(f"{a}.final.test_acc") for a in ARMS}
-    side_a = check_diff("side A, Adam trains faster: training-loss area SGDM - Adam", auc["sgdm"], auc["adam"], ">", 0.0)
+    side_a = check_diff("side A, Adam trains faster: training-loss area SGDM - Adam", auc["sgdm"], auc["adam"],
+                        ">", 0.0)
     side_b = check_diff("side B, SGDM generalizes better: test acc SGDM - Adam", acc["sgdm"], acc["adam"], ">", 0.0)
     extra = {"side A (Adam trains fastest)": side_a.outcome, "side B (SGDM generalizes better)": side_b.outcome,
              "training-loss area " + " / ".join(LABELS[a] for a in ARMS): " / ".join(

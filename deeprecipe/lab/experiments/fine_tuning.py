@@ -113,7 +113,7 @@ def run(config, seed, ctx):
                                      x_val=xv, y_val=yv, x_test=xt, y_test=yt, n_classes=N_SPLIT)
         out[f"n{n}"] = {}
         for arm in ARMS:
-            def train_at(lr, arm=arm):
+            def train_at(lr, arm=arm, target=target, idx=idx):
                 model = build_target_model(sizes, arm, pretrained, seed)
                 before = [p.data.copy() for p in body_params(model)]
                 keep = {}

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..experiment import Experiment
 from ..plotting import color, plot_band
 from ..rules import check_diff, combine, mean_pair

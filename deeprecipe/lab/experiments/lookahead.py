@@ -61,8 +61,8 @@ def run(config, seed, ctx):
 def plot(results, fig):
     fig.set_size_inches(7, 4.5)
     ax = fig.subplots(1, 1)
-    plot_grid(ax, results, list(ARMS), labels=["Adam", "Lookahead(Adam), k=%d α=%g" % (
-        results.config.get("k", 5), results.config.get("alpha", 0.5))])
+    plot_grid(ax, results, list(ARMS), labels=[
+        "Adam", f"Lookahead(Adam), k={results.config.get('k', 5)} α={results.config.get('alpha', 0.5):g}"])
     s = {a: results.values(f"{a}.spread") for a in ARMS}
     ax.set_title(f"spread (std over the grid): Adam {s['adam'].mean():.3f}, Lookahead {s['lookahead'].mean():.3f}",
                  fontsize=10)
