@@ -120,7 +120,7 @@ def plot(results, fig):
         ax_p.legend(fontsize=8)
     cfg = results.config
     fig.suptitle(f"f = ½({cfg['curvature'][0]}·x² + {cfg['curvature'][1]}·y²), η = {cfg['eta']}, "
-                 f"decay η/√(1+t/{cfg['decay_tau']})")
+                 f"decay η/(1+t/{cfg['decay_tau']:g}); step lengths and paths of seed 0")
 
 
 def verdict(results):

@@ -132,8 +132,8 @@ def plot(results, fig):
     for i, arm in enumerate(ARMS):
         ax = axes[0, i]
         h = np.asarray(results.first(f"{arm}.large.early_hist"), dtype=np.float64)
-        for t in range(h.shape[0]):     # one curve per step, offset upward: the note's ridge plot
-            ax.fill_between(centers, t, t + 0.9 * h[t] / max(h[t].max(), 1), color=color(i), alpha=0.5,
+        for t in range(h.shape[0]):     # one curve per step (from step 1), offset upward: the note's ridge plot
+            ax.fill_between(centers, t + 1, t + 1 + 0.9 * h[t] / max(h[t].max(), 1), color=color(i), alpha=0.5,
                             linewidth=0.3, edgecolor="k")
         ax.set_title(f"{arm}, lr {large:g}: log10|g| per step (seed 0)", fontsize=9)
         ax.set_xlabel("log10 |gradient|")
