@@ -36,9 +36,18 @@ def split_decay_groups(model, weight_decay: float) -> list:
     return weight_decay_groups(model.named_parameters(), float(weight_decay))
 
 
-def make_optimizer(model, name: str = "sgd", lr: float = 0.01, weight_decay: float = 0.0, **kwargs):
+def make_optimizer(model, name="sgd", lr: float = 0.01, weight_decay: float = 0.0, **kwargs):
     """An optimizer of ``deeprecipe.optim`` by name (``'sgd'``, ``'adam'``, ...), with the
-    weights-only weight decay of :func:`split_decay_groups`."""
+    weights-only weight decay of :func:`split_decay_groups`.
+
+    ``name`` may instead be a factory ``f(model, lr) -> optimizer`` for what a name cannot
+    say: parameter groups with their own learning rates, a ``Lookahead`` wrapper, gradient
+    transforms (``weight_decay`` and ``kwargs`` must then be left out)."""
+    if callable(name):
+        if weight_decay or kwargs:
+            raise ValueError("an optimizer factory builds its own groups: pass weight decay and other "
+                             "hyperparameters inside it, not as weight_decay=/optimizer_kwargs=")
+        return name(model, lr)
     from ..optim import create
     params = split_decay_groups(model, weight_decay) if weight_decay else list(model.parameters())
     return create(name, params, lr=lr, **kwargs)
@@ -99,10 +108,13 @@ def train_classifier(data, hidden=(100,), activation="relu", init="he", optimize
                      weight_decay: float = 0.0, dropout: float = 0.0, norm=None, epochs: int | None = None,
                      steps: int | None = None, batch_size: int = 100, seed: int = 0, eval_every: int = 1,
                      eval_train_max: int | None = None, eval_batch: int = 1000, optimizer_kwargs=None,
-                     model=None, callbacks=(), progress=None, loss: str = "cross_entropy"):
+                     model=None, callbacks=(), progress=None, loss: str = "cross_entropy", shuffle: bool = True):
     """Train an MLP (or ``model``) on ``data`` (:class:`~deeprecipe.lab.data.ImageData`).
 
     Give ``epochs`` or ``steps`` (optimizer steps; epochs are then as many as needed).
+    ``optimizer``: a name or a factory ``f(model, lr)`` (see :func:`make_optimizer`).
+    ``shuffle=False`` presents the training examples in their stored order every epoch
+    (experiments on data order arrange ``data.x_train`` themselves).
     ``progress`` is ``ctx.progress`` (a bar over the steps).  ``model``'s parameters are
     initialized by the caller; otherwise ``nn.MLP([d_in, *hidden, n_classes], activation,
     norm, dropout, init, rng=seed)``.  Returns ``(metrics, model)`` (module docstring).
@@ -133,7 +145,7 @@ def train_classifier(data, hidden=(100,), activation="relu", init="he", optimize
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             fit(model, (data.x_train, data.y_train), optimizer=opt, epochs=int(epochs),
                 batch_size=int(batch_size), seed=int(seed), callbacks=[rec, *callbacks], verbose=0,
-                loss=loss)
+                loss=loss, shuffle=bool(shuffle))
     finally:
         if bar is not None:
             bar.close()

@@ -299,7 +299,20 @@ class Module:
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True):
-        """Freeze (``False``) or unfreeze every parameter; returns self."""
+        """Freeze (``False``) or unfreeze every parameter of this module; returns self.
+
+        A frozen parameter gets no gradient from ``backward`` (``p.grad`` stays ``None``),
+        and every optimizer skips a parameter without a gradient: no update, no weight
+        decay, no momentum, no step count (torch semantics).  So fine-tuning with the lower
+        layers fixed is::
+
+            model[0].requires_grad_(False)                 # or p.requires_grad = False
+            opt = optim.Adam(model.parameters(), lr=1e-3)  # frozen ones may stay in the list
+
+        Per-group learning rates (e.g. a smaller lr for pre-trained layers) are parameter
+        groups: ``optim.Adam([{'params': body, 'lr': 1e-4}, {'params': head}], lr=1e-3)``.
+        ``num_parameters(trainable_only=True)`` counts what is left to train.
+        """
         for p in self.parameters():
             p.requires_grad = requires_grad
         return self
