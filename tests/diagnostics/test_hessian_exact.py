@@ -1,6 +1,5 @@
 """Exact Hessian-vector products against PyTorch (float64), and the spectrum tools against
 the full eigen-decomposition and against each other."""
-import warnings
 
 import numpy as np
 import pytest
@@ -38,7 +37,8 @@ ACTS = {"relu": (F.relu, torch.relu if torch else None),
         "tanh": (F.tanh, torch.tanh if torch else None),
         "elu": (lambda x: F.elu(x, 0.7), (lambda x: torch.nn.functional.elu(x, 0.7)) if torch else None),
         "softplus": (F.softplus, torch.nn.functional.softplus if torch else None),
-        "leaky": (lambda x: F.leaky_relu(x, 0.1), (lambda x: torch.nn.functional.leaky_relu(x, 0.1)) if torch else None)}
+        "leaky": (lambda x: F.leaky_relu(x, 0.1),
+                  (lambda x: torch.nn.functional.leaky_relu(x, 0.1)) if torch else None)}
 
 
 @requires_torch

@@ -53,7 +53,7 @@ def top_hessian_eigenvalue(closure, params, iters: int = 100, tol: float = 1e-4,
     with HessianOperator(closure, params, method=method, eps=eps) as H:
         for it in range(1, iters + 1):
             hv = H.matvec(v)
-            new_lam = sum(float((vi.reshape(-1) @ hi.reshape(-1))) for vi, hi in zip(v, hv))  # vᵀHv, ||v|| = 1
+            new_lam = sum(float(vi.reshape(-1) @ hi.reshape(-1)) for vi, hi in zip(v, hv))  # vᵀHv, ||v|| = 1
             hnorm = math.sqrt(sum(sq_norms(hv)))
             if hnorm == 0.0:  # v is in the null space: the Hessian is 0 along every direction tried
                 return HessianEig(0.0, v, it, True)

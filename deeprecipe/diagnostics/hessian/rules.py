@@ -31,7 +31,8 @@ back to finite differences (``method="auto"``) or raise (``method="exact"``).
 from __future__ import annotations
 
 import copy
-from typing import Callable, NamedTuple
+from typing import NamedTuple
+from collections.abc import Callable
 
 from ...backend import get_array_module
 from ...config import enable_grad
