@@ -37,7 +37,7 @@ def test_conv_blocks_shapes_and_count(rng):
 def test_residual_and_plain_share_parameters_and_differ_by_the_skip(rng):
     plain = nn.DeepNet(6, 5, input_shape=(4,), num_classes=2, residual=False, rng=1, dtype=np.float64)
     res = nn.DeepNet(6, 5, input_shape=(4,), num_classes=2, residual=True, rng=1, dtype=np.float64)
-    for (n1, p1), (n2, p2) in zip(plain.named_parameters(), res.named_parameters()):
+    for p1, p2 in zip(plain.parameters(), res.parameters()):
         np.testing.assert_array_equal(p1.data, p2.data)
     x = rng.standard_normal((7, 4))
     # hand-written forward of the residual net: h = relu(h + W2 relu(W1 h)) per block
