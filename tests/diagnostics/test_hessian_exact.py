@@ -43,7 +43,7 @@ ACTS = {"relu": (F.relu, torch.relu if torch else None),
 
 @requires_torch
 @pytest.mark.parametrize("act", sorted(ACTS))
-@pytest.mark.parametrize("loss", ["ce", "ce_sum", "ce_prob", "mse"])
+@pytest.mark.parametrize("loss", ["ce", "ce_sum", "ce_prob", "mse", "bce"])
 def test_mlp_hvp_matches_torch(act, loss, rng):
     tF = torch.nn.functional
     x = rng.standard_normal((7, 5))
@@ -59,14 +59,16 @@ def test_mlp_hvp_matches_torch(act, loss, rng):
         return {"ce": lambda: F.softmax_cross_entropy(z, labels),
                 "ce_sum": lambda: F.softmax_cross_entropy(z, labels, reduction="sum"),
                 "ce_prob": lambda: F.softmax_cross_entropy(z, probs),
-                "mse": lambda: F.mse_loss(z, target)}[loss]()
+                "mse": lambda: F.mse_loss(z, target),
+                "bce": lambda: F.binary_cross_entropy_with_logits(z, (target > 0).astype(float))}[loss]()
 
     def theirs(W1, b1, W2, b2):
         z = tF.linear(ta(tF.linear(torch.tensor(x), W1, b1)), W2, b2)
         return {"ce": lambda: tF.cross_entropy(z, torch.tensor(labels)),
                 "ce_sum": lambda: tF.cross_entropy(z, torch.tensor(labels), reduction="sum"),
                 "ce_prob": lambda: tF.cross_entropy(z, torch.tensor(probs)),
-                "mse": lambda: tF.mse_loss(z, torch.tensor(target))}[loss]()
+                "mse": lambda: tF.mse_loss(z, torch.tensor(target)),
+                "bce": lambda: tF.binary_cross_entropy_with_logits(z, torch.tensor((target > 0).astype(float)))}[loss]()
     _check(ours, theirs, arrays, rng)
 
 

@@ -23,7 +23,7 @@ their tangents (``None`` = zero).  Kinds of ops:
   term for ``x₁`` is the backward of ``f(·, ẋ₂)`` (and symmetrically), run through the
   engine on a copy of the op;
 * max pooling with non-overlapping windows: linear given the winners;
-* softmax cross-entropy, MSE, batch/layer/group/instance norm: closed forms below.
+* softmax and binary cross-entropy, MSE, batch/layer/group/instance norm: closed forms below.
 
 Ops without a rule (e.g. maxout, PReLU, where, pow) make :class:`HessianOperator` fall
 back to finite differences (``method="auto"``) or raise (``method="exact"``).
@@ -236,6 +236,27 @@ def _sce_extra(f, xs, txs, gys):
     return out
 
 
+def _bce_parts(f, txs):
+    if len(txs) > 1 and txs[1] is not None:
+        raise NoRule("binary_cross_entropy_with_logits with a target that depends on the parameters")
+    return A._sigmoid_array(f.x)
+
+
+def _bce_jvp(f, xs, txs):
+    # l = max(x, 0) − x t + log(1 + e^−|x|): l' = σ(x) − t, l'' = σ(x)(1 − σ(x))
+    s = _bce_parts(f, txs)
+    return [LS._reduce((s - f.t) * txs[0], f.reduction)]
+
+
+def _bce_extra(f, xs, txs, gys):
+    out = _none(len(xs))
+    if gys[0] is None or txs[0] is None:
+        return out
+    s = _bce_parts(f, txs)
+    out[0] = LS._grad_scale(gys[0], f.n, f.reduction) * s * (1 - s) * txs[0]
+    return out
+
+
 def _mse_jvp(f, xs, txs):
     td = _add(txs[0], None if txs[1] is None else -txs[1])
     return [LS._reduce(2 * f.d * td, f.reduction)]
@@ -353,7 +374,7 @@ RULES: dict = {
     # pooling, losses, normalization
     P.MaxPool2d: Rule(_maxpool_jvp, _no_extra),
     LS.SoftmaxCrossEntropy: Rule(_sce_jvp, _sce_extra),
-    LS.MSE: Rule(_mse_jvp, _mse_extra),
+    LS.MSE: Rule(_mse_jvp, _mse_extra), LS.BCEWithLogits: Rule(_bce_jvp, _bce_extra),
     N.BatchNorm: NORM, N._AffineNorm: NORM,
 }
 
