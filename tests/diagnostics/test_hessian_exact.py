@@ -270,3 +270,28 @@ def test_bad_arguments(rng):
             H.lanczos_eigen(op, which="middle")
     with pytest.raises(RuntimeError, match="closed"):
         op.matvec([np.zeros(p.shape) for p in model.parameters()])
+
+
+def test_sharpness_monitor_records_without_changing_training(rng):
+    from deeprecipe.train import fit
+    x = rng.standard_normal((40, 4)).astype(np.float32)
+    y = rng.integers(0, 3, 40)
+
+    def train(callbacks):
+        model = dr.nn.MLP([4, 6, 3], norm="batch", rng=0)
+        hist = fit(model, (x, y), optimizer="sgd", lr=0.1, epochs=2, batch_size=10, seed=0, verbose=0,
+                   callbacks=callbacks)
+        return model, hist
+    mon = H.SharpnessMonitor(x[:20], y[:20], every=3, iters=10)
+    m1, hist = train([mon])
+    m0, _ = train([])
+    for p0, p1 in zip(m0.parameters(), m1.parameters()):
+        assert p0.data.tobytes() == p1.data.tobytes()  # measuring does not perturb training
+    assert [s for s, _ in mon.records] == [0, 3, 6]
+    assert hist.step_index["sharpness"] == [0, 3, 6]
+    np.testing.assert_allclose(hist.steps["sharpness"], [v for _, v in mon.records])
+    # the last record (after step 6 of 0..7) is close to the final model's sharpness on the probe batch
+    ref = H.sharpness(m1, x[:20], y[:20], iters=200, tol=1e-8, rng=0).eigenvalue
+    assert mon.last == pytest.approx(ref, rel=0.2)
+    with pytest.raises(ValueError, match="every"):
+        H.SharpnessMonitor(x, y, every=0)

@@ -7,12 +7,14 @@
   — small nets (up to a few thousand parameters);
 * :func:`lanczos`, :func:`lanczos_eigen` (top-k / bottom-k), :func:`hutchinson_trace`,
   :func:`spectral_density` (stochastic Lanczos quadrature) — big nets;
-* :func:`top_hessian_eigenvalue` (power iteration), :func:`sharpness` (a model on a batch).
+* :func:`top_hessian_eigenvalue` (power iteration), :func:`sharpness` (a model on a batch),
+  :class:`SharpnessMonitor` (a ``fit`` callback recording it every N steps).
 
 Each takes a closure ``() -> loss Tensor`` and the parameters (or a Module); the
 ``(model, loss, batch)`` form is :func:`model_closure` inside :func:`frozen_modes`.
 Parameters and their ``.grad`` are left bit-identical.
 """
+from .monitor import SharpnessMonitor  # noqa: F401
 from .operator import METHODS, HessianOperator, as_param_list, hessian_vector_product  # noqa: F401
 from .power import HessianEig, frozen_modes, model_closure, sharpness, top_hessian_eigenvalue  # noqa: F401
 from .rules import RULES, NoRule  # noqa: F401

@@ -26,7 +26,7 @@ class HessianEig(NamedTuple):
 
 
 def top_hessian_eigenvalue(closure, params, iters: int = 100, tol: float = 1e-4, eps: float = 1e-3,
-                           rng=None, method: str = "auto") -> HessianEig:
+                           rng=None, method: str = "auto", v0=None) -> HessianEig:
     """Eigenvalue of largest magnitude of the loss Hessian, by power iteration.
 
     Args:
@@ -37,6 +37,8 @@ def top_hessian_eigenvalue(closure, params, iters: int = 100, tol: float = 1e-4,
         eps: finite-difference step (``method="fd"`` or the fallback only).
         rng: seed or Generator for the random start vector.
         method: ``"auto"``, ``"exact"`` or ``"fd"`` (see :class:`HessianOperator`).
+        v0: start vector (list of arrays shaped like the parameters, e.g. the previous
+            call's ``vector``: a warm start when the weights moved little); random if None.
 
     Returns:
         :class:`HessianEig` ``(eigenvalue, vector, n_iter, converged)``.
@@ -46,7 +48,10 @@ def top_hessian_eigenvalue(closure, params, iters: int = 100, tol: float = 1e-4,
         raise ValueError(f"iters must be >= 1, got {iters}")
     gen = get_rng(rng)
     xp = get_array_module(params[0].data)
-    v = [xp.asarray(gen.standard_normal(p.data.shape)).astype(p.data.dtype) for p in params]
+    if v0 is None:
+        v = [xp.asarray(gen.standard_normal(p.data.shape)).astype(p.data.dtype) for p in params]
+    else:
+        v = [xp.asarray(a).astype(p.data.dtype) for a, p in zip(v0, params)]
     norm = math.sqrt(sum(sq_norms(v)))
     v = [vi / norm for vi in v]
     lam = None
@@ -92,7 +97,7 @@ def model_closure(model, x, y, loss_fn="cross_entropy"):
 
 
 def sharpness(model, x, y, loss_fn="cross_entropy", *, iters: int = 100, tol: float = 1e-4, eps: float = 1e-3,
-              rng=None, method: str = "auto", train: bool = False) -> HessianEig:
+              rng=None, method: str = "auto", train: bool = False, v0=None) -> HessianEig:
     """Top Hessian eigenvalue of ``loss_fn(model(x), y)`` w.r.t. all of ``model``'s parameters.
 
     The model runs in eval mode (``train=False``; see :func:`frozen_modes`) and its modes
@@ -102,4 +107,4 @@ def sharpness(model, x, y, loss_fn="cross_entropy", *, iters: int = 100, tol: fl
     """
     with frozen_modes(model, train):
         return top_hessian_eigenvalue(model_closure(model, x, y, loss_fn), model, iters=iters, tol=tol, eps=eps,
-                                      rng=rng, method=method)
+                                      rng=rng, method=method, v0=v0)

@@ -116,16 +116,16 @@ def newton_to_critical(closure, params, grad_tol, max_iter):
 
 
 def run(config, seed, ctx):
-    from ... import Tensor, nn
+    from ... import Tensor, nn, no_grad
     from ... import functions as F
     from ...diagnostics.hessian import HessianOperator
-    from ._loop import train_steps  # noqa: F401  (the same seeded loop as the other experiments)
     x, y = small_images(config, seed)
     xt = Tensor(x)
     rng = np.random.default_rng(seed)
     lo, hi = np.log10(config["adam_steps"][0]), np.log10(config["adam_steps"][1])
-    rows = {k: [] for k in ("width", "adam_steps", "init_grad_norm", "converged", "iterations", "loss", "grad_norm", "min_ratio",
-                            "index", "lam_min", "lam_max", "escape_t", "escape_dloss", "escape_pred")}
+    rows = {k: [] for k in ("width", "adam_steps", "init_grad_norm", "converged", "iterations", "loss",
+                            "grad_norm", "min_ratio", "index", "lam_min", "lam_max", "escape_t", "escape_dloss",
+                            "escape_pred")}
     bar = ctx.progress(config["runs"], "critical points")
     for r in range(config["runs"]):
         width = int(config["widths"][r % len(config["widths"])])
@@ -133,7 +133,7 @@ def run(config, seed, ctx):
                        dtype=np.float64)
         params = list(model.parameters())
 
-        def closure():
+        def closure(model=model):
             return F.binary_cross_entropy_with_logits(model(xt), y)
         steps = int(round(10 ** rng.uniform(lo, hi)))
         rows["init_grad_norm"].append(_grad_norm(closure, params))
@@ -159,7 +159,7 @@ def run(config, seed, ctx):
                 unflat = op.unflatten
             for t in config["escape_steps"]:
                 _set(params, unflat(theta + t * u))
-                with __import__("deeprecipe").no_grad():
+                with no_grad():
                     lt = float(closure().item())
                 if math.isnan(dl) or lt - loss < dl:
                     t_best, dl = float(t), lt - loss
