@@ -85,3 +85,27 @@ def pick_lr(make_model, data, lrs, **train_kw) -> dict:
         if best is None or v < best[0]:
             best = (v, float(lr), model, rec, fin)
     return {"lr": best[1], "val_loss": np.asarray(val), "model": best[2], "curves": best[3], "final": best[4]}
+
+
+def padded_curve(step_loss, steps: int) -> np.ndarray:
+    """A run's per-step losses padded with NaN to ``steps`` (a diverged run stops early),
+    so curves of all seeds stack into one array."""
+    curve = np.full(int(steps), np.nan)
+    curve[:len(step_loss)] = step_loss
+    return curve
+
+
+def plot_step_losses(ax, results, keys, labels, points: int = 30, styles=None) -> None:
+    """Mean mini-batch loss curves over seeds with 95% bands, one per ``keys`` entry (a
+    ``'<arm>.step_loss'`` metric), averaged over blocks of steps (``points`` per curve)."""
+    from ..plotting import color, plot_band
+    for i, (key, label) in enumerate(zip(keys, labels)):
+        c = results.stack(key)
+        k = max(1, c.shape[1] // points)
+        T = (c.shape[1] // k) * k
+        with np.errstate(all="ignore"):
+            sm = np.nanmean(c[:, :T].reshape(c.shape[0], -1, k), axis=2)
+        plot_band(ax, np.arange(sm.shape[1]) * k, sm, label=label, color=color(i),
+                  **({} if styles is None else {"linestyle": styles[i]}))
+    ax.set(xlabel="step", ylabel="mini-batch training loss")
+    ax.legend()

@@ -23,9 +23,9 @@ import math
 import numpy as np
 
 from ..experiment import Experiment
-from ..plotting import color, plot_band
+from ..plotting import color
 from ..rules import check_diff, combine, mean_pair
-from ._loop import final_metrics, pick_lr, train_steps
+from ._loop import final_metrics, padded_curve, pick_lr, plot_step_losses, train_steps
 
 ARMS = ("plain_x1", "plain_x5", "bn_x1", "bn_x5")
 LABELS = {"plain_x1": "sigmoid, lr η", "plain_x5": "sigmoid, lr 5η", "bn_x1": "sigmoid + BN, lr η",
@@ -53,25 +53,17 @@ def run(config, seed, ctx):
         rec = train_steps(model, data.x_train, data.y_train, lr=lr, **kw)
         fin = final_metrics(model, data)
         loss = fin["train_loss"] if not rec["diverged"] and math.isfinite(fin["train_loss"]) else chance
-        curve = np.full(config["steps"], np.nan)
-        curve[:len(rec["step_loss"])] = rec["step_loss"]
         out[arm] = {"lr": lr, "train_loss": loss, "train_acc": fin["train_acc"], "test_acc": fin["test_acc"],
-                    "diverged": rec["diverged"], "step_loss": curve}
+                    "diverged": rec["diverged"], "step_loss": padded_curve(rec["step_loss"], config["steps"])}
     return out
 
 
 def plot(results, fig):
     fig.set_size_inches(12, 4.5)
     a1, a2 = fig.subplots(1, 2)
-    for i, arm in enumerate(ARMS):
-        c = results.stack(f"{arm}.step_loss")
-        k = max(1, c.shape[1] // 30)
-        T = (c.shape[1] // k) * k
-        sm = np.nanmean(c[:, :T].reshape(c.shape[0], -1, k), axis=2)
-        plot_band(a1, np.arange(sm.shape[1]) * k, sm, label=LABELS[arm], color=color(i),
-                  linestyle="--" if arm.endswith("x5") else "-")
-    a1.set(xlabel="step", ylabel="mini-batch training loss", title="training curves")
-    a1.legend()
+    plot_step_losses(a1, results, [f"{a}.step_loss" for a in ARMS], [LABELS[a] for a in ARMS],
+                     styles=["--" if a.endswith("x5") else "-" for a in ARMS])
+    a1.set_title("training curves")
     x = np.arange(len(ARMS))
     for j, key in enumerate(("train_acc", "test_acc")):
         a2.bar(x + 0.4 * j, [results.values(f"{a}.{key}").mean() for a in ARMS], width=0.4, color=color(4 + j),

@@ -24,8 +24,9 @@ import math
 import numpy as np
 
 from ..experiment import Experiment
-from ..plotting import color, plot_band
+from ..plotting import color
 from ..rules import check_mean, combine
+from ._loop import plot_step_losses
 
 VARIANTS = ("none", "batch", "layer", "instance", "group", "weight")
 
@@ -50,7 +51,7 @@ def shrink(x, factor: int):
 
 def run(config, seed, ctx):
     from ..data import image_data
-    from ._loop import pick_lr
+    from ._loop import padded_curve, pick_lr
     data = image_data(config["data"], n_train=config["n_train"], n_val=config["n_val"], n_test=config["n_test"],
                       seed=seed, flatten=False)
     for split in ("train", "val", "test"):
@@ -60,23 +61,16 @@ def run(config, seed, ctx):
     for v in VARIANTS:
         best = pick_lr(lambda v=v: make_net(v, seed, shape), data, config["lrs"], steps=config["steps"],
                        batch_size=config["batch_size"], seed=seed, optimizer="adam")
-        curve = np.full(config["steps"], np.nan)
-        curve[:len(best["curves"]["step_loss"])] = best["curves"]["step_loss"]
-        out[v] = {"lr": best["lr"], "step_loss": curve, "diverged": best["curves"]["diverged"], **best["final"]}
+        out[v] = {"lr": best["lr"], "step_loss": padded_curve(best["curves"]["step_loss"], config["steps"]),
+                  "diverged": best["curves"]["diverged"], **best["final"]}
     return out
 
 
 def plot(results, fig):
     fig.set_size_inches(12, 4.5)
     a1, a2 = fig.subplots(1, 2)
-    for i, v in enumerate(VARIANTS):
-        c = results.stack(f"{v}.step_loss")
-        k = max(1, c.shape[1] // 25)
-        T = (c.shape[1] // k) * k
-        sm = np.nanmean(c[:, :T].reshape(c.shape[0], -1, k), axis=2)
-        plot_band(a1, np.arange(sm.shape[1]) * k, sm, label=v, color=color(i))
-    a1.set(xlabel="step", ylabel="mini-batch training loss", title="training curves (Adam, own best lr)")
-    a1.legend()
+    plot_step_losses(a1, results, [f"{v}.step_loss" for v in VARIANTS], VARIANTS)
+    a1.set_title("training curves (Adam, own best lr)")
     x = np.arange(len(VARIANTS))
     a2.bar(x, [results.values(f"{v}.test_acc").mean() for v in VARIANTS], color=[color(i) for i in x])
     a2.set_xticks(x, VARIANTS)

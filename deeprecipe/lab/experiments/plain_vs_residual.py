@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..experiment import Experiment
-from ..plotting import color, plot_band
+from ..plotting import color
 from ..rules import check_diff, combine, mean_pair
-from ._loop import pick_lr
+from ._loop import padded_curve, pick_lr, plot_step_losses
 
 ARMS = ("plain_shallow", "plain_deep", "residual_deep")
 
@@ -50,31 +50,20 @@ def run(config, seed, ctx):
                               norm=config["norm"], rng=seed)
         best = pick_lr(make, data, config["lrs"], steps=config["steps"], batch_size=config["batch_size"],
                        seed=seed, optimizer="sgd", optimizer_kwargs={"momentum": 0.9})
-        out[arm] = {"lr": best["lr"], "grid_val_loss": best["val_loss"], "step_loss": best["curves"]["step_loss"],
+        out[arm] = {"lr": best["lr"], "grid_val_loss": best["val_loss"],
+                    "step_loss": padded_curve(best["curves"]["step_loss"], config["steps"]),
                     "diverged": best["curves"]["diverged"], **best["final"],
                     "params": int(sum(p.size for p in best["model"].parameters()))}
         ctx.log(f"{arm}: lr {best['lr']}, train loss {best['final']['train_loss']:.4f}")
     return out
 
 
-def _smooth(a, k):
-    a = np.asarray(a, dtype=np.float64)
-    k = max(1, min(int(k), a.shape[-1]))
-    c = np.cumsum(np.pad(a, [(0, 0)] * (a.ndim - 1) + [(1, 0)]), axis=-1)
-    return (c[..., k:] - c[..., :-k]) / k
-
-
 def plot(results, fig):
     fig.set_size_inches(12, 4.5)
     a1, a2 = fig.subplots(1, 2)
     cfg = results.config
-    for i, arm in enumerate(ARMS):
-        curves = [np.asarray(r[arm]["step_loss"]) for r in results.runs]
-        T = min(len(c) for c in curves)
-        sm = _smooth(np.stack([c[:T] for c in curves]), max(1, T // 20))
-        plot_band(a1, None, sm, label=_label(arm, cfg), color=color(i))
-    a1.set(xlabel="step", ylabel="mini-batch training loss (smoothed)", title="training curves")
-    a1.legend()
+    plot_step_losses(a1, results, [f"{a}.step_loss" for a in ARMS], [_label(a, cfg) for a in ARMS])
+    a1.set_title("training curves")
     for j, split in enumerate(("train_loss", "test_loss")):
         vals = [results.values(f"{arm}.{split}") for arm in ARMS]
         a2.bar(np.arange(3) + 0.4 * j, [v.mean() for v in vals], width=0.4,
