@@ -76,7 +76,8 @@ def frozen_modes(model, train: bool = False):
     with its buffers (batch-norm running statistics) restored afterwards; each module's
     own mode is restored on exit."""
     modes = [(m, m.training) for m in model.modules()]
-    buffers = [(b, b.copy()) for _, b in model.named_buffers()] if hasattr(model, "named_buffers") else []
+    buffers = [(b, b.copy()) for _, b in model.named_buffers() if b is not None] \
+        if hasattr(model, "named_buffers") else []
     model.train(train) if train else model.eval()
     try:
         yield model
