@@ -118,6 +118,26 @@ def test_cnn_hvp_matches_torch(norm, rng):
 
 
 @requires_torch
+def test_softmax_log_softmax_nll_div_match_torch(rng):
+    """log_softmax + nll_loss, softmax, and division with broadcasting (weight-norm style)."""
+    x = rng.standard_normal((6, 4))
+    labels = rng.integers(0, 3, 6)
+    arrays = [rng.standard_normal((3, 4)), rng.uniform(0.5, 2.0, (3, 1)), rng.standard_normal(3) * 0.1]
+
+    def ours(V, g, b):
+        W = V / F.sqrt((V * V).sum(axis=1, keepdims=True)) * g
+        z = F.linear(x, W, b)
+        return F.nll_loss(F.log_softmax(z, axis=1), labels) + (F.softmax(z, axis=1) * z).sum() * 0.1 + (z / g.T).mean()
+
+    def theirs(V, g, b):
+        W = V / torch.sqrt((V * V).sum(dim=1, keepdim=True)) * g
+        z = torch.nn.functional.linear(torch.tensor(x), W, b)
+        return (torch.nn.functional.nll_loss(torch.log_softmax(z, dim=1), torch.tensor(labels))
+                + (torch.softmax(z, dim=1) * z).sum() * 0.1 + (z / g.T).mean())
+    _check(ours, theirs, arrays, rng)
+
+
+@requires_torch
 def test_elementwise_math_ops_match_torch(rng):
     """exp, log, sqrt, mul, matmul, sum, mean, sub, neg, concat, getitem, transpose."""
     A0 = rng.standard_normal((3, 4))

@@ -19,13 +19,14 @@ their tangents (``None`` = zero).  Kinds of ops:
   copy of the Function) and no extra term;
 * elementwise ``y = φ(x)`` (activations, exp, log, dropout with its saved mask): ``ẏ =
   φ'(x) ẋ`` is the op's backward applied to ``ẋ``; the extra term is ``gy φ''(x) ẋ``;
+* softmax, log-softmax, division: closed forms;
 * bilinear ops (mul, matmul, linear, conv2d): ``ẏ = f(ẋ₁, x₂) + f(x₁, ẋ₂)``; the extra
   term for ``x₁`` is the backward of ``f(·, ẋ₂)`` (and symmetrically), run through the
   engine on a copy of the op;
 * max pooling with non-overlapping windows: linear given the winners;
 * softmax and binary cross-entropy, MSE, batch/layer/group/instance norm: closed forms below.
 
-Ops without a rule (e.g. maxout, PReLU, where, pow) make :class:`HessianOperator` fall
+Ops without a rule (e.g. maxout, PReLU, where, pow, max/min) make :class:`HessianOperator` fall
 back to finite differences (``method="auto"``) or raise (``method="exact"``).
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ from collections.abc import Callable
 from ...backend import get_array_module
 from ...config import enable_grad
 from ...engine.tensor import Tensor
+from ...functions._util import sum_to_array
 import importlib
 
 # the modules themselves (``deeprecipe.functions`` re-exports functions of the same names)
@@ -195,6 +197,65 @@ def _linear_op_jvp(f, xs, txs):
     if len(xs) > 2 and txs[2] is not None:
         y = txs[2] if y is None else y + txs[2]
     return [y]
+
+
+def _div_jvp(f, xs, txs):
+    a, b = xs
+    ta, tb = txs
+    y = None if ta is None else ta / b
+    return [_add(y, None if tb is None else -a * tb / (b * b))]
+
+
+def _div_extra(f, xs, txs, gys):
+    # ga = gy / b, gb = −gy a / b²: ∂ga/∂b [ḃ] = −gy ḃ / b², ∂gb/∂a [ȧ] = −gy ȧ / b², ∂gb/∂b [ḃ] = 2 gy a ḃ / b³
+    a, b = xs
+    ta, tb = txs
+    gy = gys[0]
+    out = _none(2)
+    if gy is None:
+        return out
+    if tb is not None and f.inputs[0].requires_grad:
+        out[0] = sum_to_array(-gy * tb / (b * b), a.shape)
+    if f.inputs[1].requires_grad:
+        t = None if ta is None else -gy * ta / (b * b)
+        t = _add(t, None if tb is None else 2 * gy * a * tb / (b * b * b))
+        out[1] = None if t is None else sum_to_array(t, b.shape)
+    return out
+
+
+def _axis(f):
+    return getattr(f, "axis", getattr(f, "dim", -1))
+
+
+def _softmax_jvp(f, xs, txs):
+    return [f.backward(txs[0])]  # the softmax Jacobian diag(y) − y yᵀ is symmetric: J ẋ = Jᵀ ẋ
+
+
+def _softmax_extra(f, xs, txs, gys):
+    # gx = y ⊙ (gy − <gy, y>): moves with y, ẏ = J ẋ
+    if gys[0] is None or txs[0] is None:
+        return [None]
+    gy, y, ax = gys[0], f.y, _axis(f)
+    ty = f.backward(txs[0])
+    return [ty * (gy - (gy * y).sum(axis=ax, keepdims=True)) - y * (gy * ty).sum(axis=ax, keepdims=True)]
+
+
+def _log_softmax_jvp(f, xs, txs):
+    p = get_array_module(f.y).exp(f.y)
+    return [txs[0] - (p * txs[0]).sum(axis=_axis(f), keepdims=True)]
+
+
+def _log_softmax_extra(f, xs, txs, gys):
+    # gx = gy − p Σgy: moves with p, ṗ = p ⊙ ẏ
+    if gys[0] is None or txs[0] is None:
+        return [None]
+    p = get_array_module(f.y).exp(f.y)
+    ty = _log_softmax_jvp(f, xs, txs)[0]
+    return [-(p * ty) * gys[0].sum(axis=_axis(f), keepdims=True)]
+
+
+def _nll_jvp(f, xs, txs):
+    return [LS._reduce(-txs[0][f.rows, f.labels], f.reduction)]
 
 
 # ---------------------------------------------------------------------------- max pooling
@@ -368,7 +429,9 @@ RULES: dict = {
     A.Softplus: _elementwise(_softplus2), M.Exp: _elementwise(_exp2), M.Log: _elementwise(_log2),
     M.Sqrt: _elementwise(_sqrt2),
     # bilinear
-    M.Mul: _bilinear(), M.MatMul: _bilinear(),
+    M.Mul: _bilinear(), M.MatMul: _bilinear(), M.Div: Rule(_div_jvp, _div_extra),
+    A.Softmax: Rule(_softmax_jvp, _softmax_extra), A.LogSoftmax: Rule(_log_softmax_jvp, _log_softmax_extra),
+    LS.NLLLoss: Rule(_nll_jvp, _no_extra),
     L.Linear: Rule(_linear_op_jvp, _linear_extra),
     C.Conv2d: _bilinear(lambda xs: (1, xs[1].shape[0], 1, 1)),
     # pooling, losses, normalization
