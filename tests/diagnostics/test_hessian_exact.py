@@ -315,3 +315,31 @@ def test_sharpness_monitor_records_without_changing_training(rng):
     assert mon.last == pytest.approx(ref, rel=0.2)
     with pytest.raises(ValueError, match="every"):
         H.SharpnessMonitor(x, y, every=0)
+
+
+@requires_torch
+def test_many_products_on_one_cnn_graph_stay_exact(rng):
+    """Products share the recorded graph: a conv op's saved buffers must survive the copies
+    the rules run (a copy that gave them back to the pool corrupted later products)."""
+    x = rng.standard_normal((3, 2, 5, 5))
+    lab = rng.integers(0, 3, 3)
+    arrays = [rng.standard_normal((3, 2, 3, 3)) * 0.5, rng.standard_normal((4, 3, 3, 3)) * 0.5,
+              rng.standard_normal((3, 4 * 25)) * 0.2]
+    ps = [dr.Parameter(a.copy()) for a in arrays]
+
+    def ours():
+        h = F.tanh(F.conv2d(x, ps[0], padding=1))
+        h = F.max_pool2d(F.relu(F.conv2d(h, ps[1], padding=1)), 1)
+        return F.softmax_cross_entropy(F.linear(h.reshape(3, -1), ps[2]), lab)
+
+    def theirs(W1, W2, V):
+        h = torch.tanh(torch.nn.functional.conv2d(torch.tensor(x), W1, padding=1))
+        h = torch.relu(torch.nn.functional.conv2d(h, W2, padding=1))
+        return torch.nn.functional.cross_entropy(torch.nn.functional.linear(h.reshape(3, -1), V), torch.tensor(lab))
+    with H.HessianOperator(ours, ps, method="exact") as op:
+        vs = [[rng.standard_normal(a.shape) for a in arrays] for _ in range(4)]
+        first = [op.matvec(v) for v in vs]
+        again = [op.matvec(v) for v in vs]
+    for v, a, b in zip(vs, first, again):
+        assert all(np.array_equal(p, q) for p, q in zip(a, b))
+        assert _rel(a, _torch_hvp(theirs, arrays, v)) <= RTOL

@@ -63,10 +63,26 @@ def _add(a, b):
     return a + b
 
 
+def _fresh(f):
+    """A copy of the op ``f`` with its configuration but none of its recorded state.
+
+    Attributes whose class default is ``None`` (the graph edges, and buffers an op gives
+    back to a pool in ``release()``, e.g. conv's ``col`` matrix) are reset: a copy that
+    shared them would hand the recorded op's saved arrays back to the pool, where the next
+    forward would overwrite them.
+    """
+    h = copy.copy(f)
+    for cls in type(f).__mro__:
+        for name, default in vars(cls).items():
+            if default is None and name in h.__dict__:
+                h.__dict__[name] = None
+    return h
+
+
 # ---------------------------------------------------------------------------- linear ops
 def _linear_jvp(f, xs, txs):
     ts = [t if t is not None else get_array_module(x).zeros_like(x) for x, t in zip(xs, txs)]
-    y = copy.copy(f).forward(*ts)  # a copy: the recorded op keeps what its backward saved
+    y = _fresh(f).forward(*ts)  # a copy: the recorded op keeps what its backward saved
     return list(y) if isinstance(y, (tuple, list)) else [y]
 
 
@@ -135,7 +151,7 @@ def _vjp_through(f, arrays, which, gy):
         t._requires_grad = i == which
         ts.append(t)
     with enable_grad():
-        y = copy.copy(f)(*ts)
+        y = _fresh(f)(*ts)
     y.backward(gy)
     return ts[which].grad
 
@@ -148,9 +164,9 @@ def _bilinear(bias_shape=None):
         ta, tb = txs[0], txs[1]
         y = None
         if ta is not None:
-            y = _add(y, copy.copy(f).forward(ta, b))
+            y = _add(y, _fresh(f).forward(ta, b))
         if tb is not None:
-            y = _add(y, copy.copy(f).forward(a, tb))
+            y = _add(y, _fresh(f).forward(a, tb))
         if len(xs) > 2 and txs[2] is not None:
             tbias = txs[2].reshape(bias_shape(xs))
             y = tbias if y is None else y + tbias
