@@ -138,6 +138,23 @@ def test_softmax_log_softmax_nll_div_match_torch(rng):
 
 
 @requires_torch
+def test_prelu_and_maxout_match_torch(rng):
+    x = rng.standard_normal((5, 4))
+    labels = rng.integers(0, 2, 5)
+    arrays = [rng.standard_normal((6, 4)), np.array([0.2, -0.1, 0.3]), rng.standard_normal((2, 3))]
+
+    def ours(W, a, V):
+        h = F.maxout(F.linear(x, W), 2)                      # 6 → 3 units, pieces of 2
+        return F.softmax_cross_entropy(F.linear(F.prelu(h, a), V), labels)
+
+    def theirs(W, a, V):
+        h = torch.nn.functional.linear(torch.tensor(x), W).reshape(5, 3, 2).max(dim=2).values
+        return torch.nn.functional.cross_entropy(
+            torch.nn.functional.linear(torch.nn.functional.prelu(h, a), V), torch.tensor(labels))
+    _check(ours, theirs, arrays, rng)
+
+
+@requires_torch
 def test_elementwise_math_ops_match_torch(rng):
     """exp, log, sqrt, mul, matmul, sum, mean, sub, neg, concat, getitem, transpose."""
     A0 = rng.standard_normal((3, 4))
@@ -259,12 +276,12 @@ def test_exact_and_finite_differences_agree_and_fallback_warns(rng):
     xs = rng.standard_normal((5, 4))
     a = dr.Parameter(np.array([0.2]))
 
-    def prelu_loss():  # PReLU has no exact rule: "auto" falls back, "exact" refuses
-        return (F.prelu(dr.Tensor(xs) * w, a) ** 2).sum()
-    with pytest.raises(H.NoRule, match="PReLU"):
-        H.HessianOperator(prelu_loss, [w, a], method="exact")
-    with pytest.warns(RuntimeWarning, match="PReLU"):
-        op = H.HessianOperator(prelu_loss, [w, a])
+    def pow_loss():  # Pow has no exact rule: "auto" falls back, "exact" refuses
+        return (F.prelu(dr.Tensor(xs) * w, a) ** 3).sum()
+    with pytest.raises(H.NoRule, match="Pow"):
+        H.HessianOperator(pow_loss, [w, a], method="exact")
+    with pytest.warns(RuntimeWarning, match="Pow"):
+        op = H.HessianOperator(pow_loss, [w, a])
     assert op.method == "fd"
 
 

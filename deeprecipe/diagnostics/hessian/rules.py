@@ -23,10 +23,11 @@ their tangents (``None`` = zero).  Kinds of ops:
 * bilinear ops (mul, matmul, linear, conv2d): ``ẏ = f(ẋ₁, x₂) + f(x₁, ẋ₂)``; the extra
   term for ``x₁`` is the backward of ``f(·, ẋ₂)`` (and symmetrically), run through the
   engine on a copy of the op;
-* max pooling with non-overlapping windows: linear given the winners;
+* max pooling with non-overlapping windows and maxout: linear given the winners; PReLU:
+  bilinear in (x, slope) on the negative side;
 * softmax and binary cross-entropy, MSE, batch/layer/group/instance norm: closed forms below.
 
-Ops without a rule (e.g. maxout, PReLU, where, pow, max/min) make :class:`HessianOperator` fall
+Ops without a rule (e.g. where, pow, max/min reductions, overlapping max-pool windows) make :class:`HessianOperator` fall
 back to finite differences (``method="auto"``) or raise (``method="exact"``).
 """
 from __future__ import annotations
@@ -274,6 +275,34 @@ def _nll_jvp(f, xs, txs):
     return [LS._reduce(-txs[0][f.rows, f.labels], f.reduction)]
 
 
+def _prelu_jvp(f, xs, txs):
+    x, tx, tw = xs[0], txs[0], txs[1]
+    y = None if tx is None else tx * f.factor
+    return [_add(y, None if tw is None else x * f.neg * tw.reshape(f.wb_shape))]
+
+
+def _prelu_extra(f, xs, txs, gys):
+    # gx = gy·(m + (1 − m)·w), gw = Σ gy·x·(1 − m): each moves with the other input
+    x, tx, tw = xs[0], txs[0], txs[1]
+    gy = gys[0]
+    out = _none(2)
+    if gy is None:
+        return out
+    if tw is not None and f.inputs[0].requires_grad:
+        out[0] = gy * f.neg * tw.reshape(f.wb_shape)
+    if tx is not None and f.inputs[1].requires_grad:
+        out[1] = sum_to_array(gy * tx * f.neg, f.wb_shape).reshape(f.w_shape)
+    return out
+
+
+def _maxout_jvp(f, xs, txs):
+    # the winner of each group passes its tangent (piecewise linear, no extra term)
+    xp = get_array_module(xs[0])
+    a, k, shape = _axis(f), f.pieces, xs[0].shape
+    tr = txs[0].reshape(shape[:a] + (shape[a] // k, k) + shape[a + 1:])
+    return [xp.take_along_axis(tr, xp.expand_dims(f.idx, a + 1), axis=a + 1).squeeze(a + 1)]
+
+
 # ---------------------------------------------------------------------------- max pooling
 def _maxpool_jvp(f, xs, txs):
     kh, kw, sh, sw, ph, pw, oh, ow = f.args
@@ -440,6 +469,7 @@ RULES: dict = {
     M.Concat: LINEAR, M.Stack: LINEAR, M.AsType: LINEAR, P.AvgPool2d: LINEAR,
     # elementwise
     A.ReLU: _elementwise(None), A.LeakyReLU: _elementwise(None), M.Abs: _elementwise(None),
+    A.PReLU: Rule(_prelu_jvp, _prelu_extra), A.Maxout: Rule(_maxout_jvp, _no_extra),
     M.Clip: _elementwise(None), D.Dropout: _elementwise(None),
     A.Sigmoid: _elementwise(_sigmoid2), A.Tanh: _elementwise(_tanh2), A.ELU: _elementwise(_elu2),
     A.Softplus: _elementwise(_softplus2), M.Exp: _elementwise(_exp2), M.Log: _elementwise(_log2),
