@@ -27,8 +27,9 @@ their tangents (``None`` = zero).  Kinds of ops:
   bilinear in (x, slope) on the negative side;
 * softmax and binary cross-entropy, MSE, batch/layer/group/instance norm: closed forms below.
 
-Ops without a rule (e.g. where, pow, max/min reductions, overlapping max-pool windows) make :class:`HessianOperator` fall
-back to finite differences (``method="auto"``) or raise (``method="exact"``).
+Ops without a rule (e.g. where, pow, max/min reductions, overlapping max-pool windows) make
+:class:`HessianOperator` fall back to finite differences (``method="auto"``) or raise
+(``method="exact"``).
 """
 from __future__ import annotations
 
@@ -283,7 +284,7 @@ def _prelu_jvp(f, xs, txs):
 
 def _prelu_extra(f, xs, txs, gys):
     # gx = gy·(m + (1 − m)·w), gw = Σ gy·x·(1 − m): each moves with the other input
-    x, tx, tw = xs[0], txs[0], txs[1]
+    tx, tw = txs[0], txs[1]
     gy = gys[0]
     out = _none(2)
     if gy is None:
