@@ -1,8 +1,9 @@
 """Cost of one exact Hessian-vector product relative to one gradient, deeprecipe and PyTorch.
 
 The README's MLP 784-512-256-10 (ReLU, softmax cross-entropy, float32 batch of 128, He
-weights), one BLAS thread.  Four timings, interleaved in each repeat so that machine noise
-hits all alike:
+weights) and, with ``--cnn``, its small CNN (two 3×3 conv + ReLU + 2×2 max-pool stages of 16
+and 32 channels, a hidden layer of 64, batch 64), one BLAS thread.  Four timings,
+interleaved in each repeat so that machine noise hits all alike:
 
 * deeprecipe gradient: forward + backward (``loss.backward()``);
 * deeprecipe HVP: :class:`deeprecipe.diagnostics.hessian.HessianOperator` opened on the
@@ -13,7 +14,7 @@ hits all alike:
 
 Prints medians with the interquartile range and the ratios HVP / gradient.
 
-    python benchmarks/bench_hvp.py [--repeats 30] [--batch 128]
+    python benchmarks/bench_hvp.py [--repeats 30] [--batch 128] [--cnn]
 """
 from __future__ import annotations
 
@@ -86,6 +87,51 @@ def torch_fns(layers, x, y, rng):
     return grad, hvp
 
 
+def cnn_fns(batch, rng):
+    """deeprecipe's ConvNet and the same function in torch, same weights and batch."""
+    import torch
+    import torch.nn.functional as TF
+
+    import deeprecipe.functions as F
+    from deeprecipe import Tensor, nn
+    from deeprecipe.diagnostics.hessian import HessianOperator
+    model = nn.ConvNet((1, 28, 28), channels=(16, 32), hidden=(64,), rng=0)
+    ps = list(model.parameters())
+    x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    v = [rng.standard_normal(p.shape).astype(np.float32) for p in ps]
+    tp = [torch.tensor(p.data, requires_grad=True) for p in ps]
+    tv = [torch.from_numpy(a) for a in v]
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    def loss():
+        return F.cross_entropy(model(Tensor(x)), y)
+
+    def grad():
+        for p in ps:
+            p.grad = None
+        loss().backward()
+
+    def hvp():
+        with HessianOperator(loss, ps, method="exact") as H:
+            return H.matvec(v)
+
+    def tloss():
+        h = TF.max_pool2d(torch.relu(TF.conv2d(tx, tp[0], tp[1], padding=1)), 2)
+        h = TF.max_pool2d(torch.relu(TF.conv2d(h, tp[2], tp[3], padding=1)), 2)
+        h = torch.relu(TF.linear(h.reshape(len(h), -1), tp[4], tp[5]))
+        return TF.cross_entropy(TF.linear(h, tp[6], tp[7]), ty)
+
+    def tgrad():
+        return torch.autograd.grad(tloss(), tp)
+
+    def thvp():
+        g = torch.autograd.grad(tloss(), tp, create_graph=True)
+        return torch.autograd.grad(sum((gi * vi).sum() for gi, vi in zip(g, tv)), tp)
+
+    return grad, hvp, tgrad, thvp
+
+
 def _time(fn, inner):
     t0 = time.perf_counter()
     for _ in range(inner):
@@ -102,21 +148,30 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--inner", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=None, help="default 128 (MLP), 64 (CNN)")
+    ap.add_argument("--cnn", action="store_true", help="the small CNN instead of the MLP")
     args = ap.parse_args(argv)
     import torch
     torch.set_num_threads(1)
-    layers, x, y = make_problem(SIZES, args.batch)
     fns = {}
-    fns["deeprecipe grad"], fns["deeprecipe hvp"] = deeprecipe_fns(layers, x, y, np.random.default_rng(1))
-    fns["torch grad"], fns["torch hvp"] = torch_fns(layers, x, y, np.random.default_rng(1))
+    if args.cnn:
+        args.batch = args.batch or 64
+        what = "CNN conv16-pool-conv32-pool-64-10"
+        fns["deeprecipe grad"], fns["deeprecipe hvp"], fns["torch grad"], fns["torch hvp"] = cnn_fns(
+            args.batch, np.random.default_rng(1))
+    else:
+        args.batch = args.batch or 128
+        what = f"MLP {'-'.join(map(str, SIZES))}"
+        layers, x, y = make_problem(SIZES, args.batch)
+        fns["deeprecipe grad"], fns["deeprecipe hvp"] = deeprecipe_fns(layers, x, y, np.random.default_rng(1))
+        fns["torch grad"], fns["torch hvp"] = torch_fns(layers, x, y, np.random.default_rng(1))
     for fn in fns.values():  # warm up
         fn()
     times = {k: [] for k in fns}
     for _ in range(args.repeats):
         for k, fn in fns.items():
             times[k].append(_time(fn, args.inner))
-    print(f"MLP {'-'.join(map(str, SIZES))}, batch {args.batch}, float32, 1 BLAS thread, "
+    print(f"{what}, batch {args.batch}, float32, 1 BLAS thread, "
           f"{args.repeats} interleaved repeats of {args.inner}")
     for k, ts in times.items():
         print(f"  {k:16s} {_summary(ts)}")
