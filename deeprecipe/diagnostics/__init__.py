@@ -8,6 +8,8 @@
 * :func:`inspect` — all of the above on one forward/backward, no optimizer
 * :class:`MonitorCallback` — all of the above every N steps of ``fit``, into the History
 * :func:`top_hessian_eigenvalue` (any closure), :func:`sharpness` (a model on a batch) — power iteration
+  with exact Hessian-vector products; :class:`SharpnessMonitor`; the whole toolkit (full Hessian,
+  Lanczos, trace, spectral density) in :mod:`deeprecipe.diagnostics.hessian`
 * naming: :func:`layer_names`, :func:`first_layer`, :func:`last_layer`, :func:`first_last_ratio`,
   :class:`record_forward_order`, :func:`reorder`;
   series names: :func:`flatten`, :func:`layer_series`
@@ -15,7 +17,9 @@
 from .activations import ACTIVATION_KINDS, ActivationMonitor, activation_kind, activation_stats, histogram  # noqa: F401
 from .callback import MonitorCallback  # noqa: F401
 from .gradients import global_grad_norm, grad_norms, grad_norms_by_layer  # noqa: F401
-from .hessian import HessianEig, hessian_vector_product, sharpness, top_hessian_eigenvalue  # noqa: F401
+from .hessian import (  # noqa: F401
+    HessianEig, SharpnessMonitor, hessian_vector_product, sharpness, top_hessian_eigenvalue,
+)
 from .inspection import inspect, resolve_loss  # noqa: F401
 from .layers import (  # noqa: F401
     ROOT, first_last_ratio, first_layer, last_layer, layer_name, layer_names, params_by_layer, record_forward_order,

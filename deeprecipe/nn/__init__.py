@@ -6,7 +6,7 @@
   instance norm, ``WeightNorm``, activations (incl. ``PReLU`` and ``Maxout``),
   ``Sequential`` and ``Residual``.
 * :mod:`deeprecipe.nn.init` — LeCun, Glorot/Xavier, He/Kaiming, orthogonal, ... in place.
-* Builders for experiments — :class:`MLP` and :class:`ConvNet`.
+* Builders for experiments — :class:`MLP`, :class:`ConvNet`, :class:`DeepNet` (plain vs residual).
 """
 from ..engine.tensor import Parameter  # noqa: F401  (torch users look for nn.Parameter)
 from . import init  # noqa: F401
@@ -17,4 +17,5 @@ from .layers import (  # noqa: F401
 )
 from .catalog import ACTIVATIONS, NORMALIZATIONS  # noqa: F401
 from .models import ConvNet, MLP, build_model, make_activation  # noqa: F401
+from .deep import DeepNet  # noqa: F401  (after models: it registers itself with build_model)
 from .module import IncompatibleKeys, Module, RemovableHandle, StateDictError  # noqa: F401
