@@ -268,10 +268,15 @@ def digits(test_fraction: float = 0.2, seed: int = 0):
 
 
 def load(name: str, **kwargs):
-    """Load a dataset by name: ``'fashion-mnist'``, ``'mnist'`` or ``'digits'``."""
+    """Load a dataset by name: ``'fashion-mnist'``, ``'mnist'``, ``'digits'``, or a table or
+    series of :mod:`deeprecipe.data.tabular` (``'breast-cancer'``, ``'pokemon'``,
+    ``'seattle-weather'``)."""
+    from .tabular import TABLES
     key = name.lower().replace("_", "-")
     if key == "digits":
         return digits(**kwargs)
     if key in DATASETS:
         return _load_idx_dataset(key, **kwargs)
-    raise ValueError(f"unknown dataset {name!r}; known: {', '.join([*DATASETS, 'digits'])}")
+    if key in TABLES:
+        return TABLES[key](**kwargs)
+    raise ValueError(f"unknown dataset {name!r}; known: {', '.join([*DATASETS, 'digits', *TABLES])}")
