@@ -42,7 +42,10 @@ def gradient_descent(params: list, loss_fn, n: int, optimizer: str, lr: float, m
             index = order[pos:pos + batch_size]
             pos += batch_size
         opt.zero_grad()
-        loss = loss_fn(index)
+        # a diverging run is reported below by its non-finite loss; NumPy's overflow warnings
+        # on the way there would only repeat it
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = loss_fn(index)
         value = float(loss.data)
         if not math.isfinite(value):
             raise FloatingPointError(f"the training loss became {value} at step {step} with lr={lr}; "
