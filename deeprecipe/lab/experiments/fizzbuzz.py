@@ -69,15 +69,16 @@ def plot(results, fig):
     a1.set_ylabel("accuracy")
     a1.set_title(f"Fizz Buzz, mean ± 95% CI over {results.n} seeds", fontsize=9)
     a1.legend(fontsize=7)
-    wide = widths[-1]
-    pred = results.stack(f"w{wide}.test_pred")                  # (seeds, 100)
     from ...data import fizzbuzz_labels
     truth = fizzbuzz_labels(np.arange(1, 101))
-    a2.imshow((pred == truth[None, :]).astype(float), aspect="auto", cmap="RdYlGn", vmin=0, vmax=1,
-              extent=(0.5, 100.5, results.n - 0.5, -0.5), interpolation="nearest")
+    shown = [widths[0], widths[-1]] if len(widths) > 1 else widths
+    right = np.vstack([(results.stack(f"w{w}.test_pred") == truth[None, :]).astype(float) for w in shown])
+    a2.imshow(right, aspect="auto", cmap="RdYlGn", vmin=0, vmax=1, interpolation="nearest",
+              extent=(0.5, 100.5, len(right) - 0.5, -0.5))
+    a2.set_yticks(range(len(right)))
+    a2.set_yticklabels([f"{w} hidden, seed {s}" for w in shown for s in results.seeds], fontsize=7)
     a2.set_xlabel("number (test set 1..100)")
-    a2.set_ylabel("seed")
-    a2.set_title(f"{wide} hidden units: right (green) / wrong (red) per number", fontsize=9)
+    a2.set_title("right (green) / wrong (red) on each test number", fontsize=9)
 
 
 def verdict(results):

@@ -89,7 +89,7 @@ def plot(results, fig):
         ax.set_xticklabels(names)
     data = results.first("data")
     a1.set_ylabel("test accuracy")
-    a1.set_title(f"{data['source'][:48]}: one dot per split, mean ± 95% CI", fontsize=9)
+    a1.set_title(f"{data['source'].split(' (')[0]}: one dot per split, mean ± 95% CI", fontsize=9)
     lo = min(np.nanmin(results.values(f"{a}.test_acc")) for a in ARMS)
     a2.set_ylim(max(0.0, lo - 0.1), 1.0)
     a2.set_ylabel("accuracy (mean over splits)")

@@ -110,7 +110,7 @@ def plot(results, fig):
     a1.set_xscale("log")
     a1.set_xlabel("training examples")
     a1.set_ylabel("test accuracy")
-    a1.set_title(f"{results.first('data.source')[:50]} (mean ± 95% CI, {results.n} seeds)", fontsize=9)
+    a1.set_title(f"{results.first('data.source').split(' (')[0]} (mean ± 95% CI, {results.n} seeds)", fontsize=9)
     a1.legend(fontsize=8)
     plot_band(a2, sizes, results.stack("logistic.final_loss"), label="final training cross-entropy", color="C0",
               marker="o")
@@ -121,6 +121,12 @@ def plot(results, fig):
     conv = np.mean(results.stack("logistic.converged"))
     a2.set_title(f"gradient descent: {conv:.0%} of fits reached |grad| ≤ 1e-6", fontsize=9)
     a2.legend(fontsize=8)
+
+
+def _mean(v) -> str:
+    """Mean over the seeds where the model could be fitted ("n/a" where it never could)."""
+    v = np.asarray(v, dtype=np.float64)
+    return "n/a (singular Σ)" if np.isnan(v).all() else f"{np.nanmean(v):.4f}"
 
 
 def verdict(results):
@@ -134,8 +140,7 @@ def verdict(results):
     ]
     extra = {}
     for j, n in enumerate(sizes):
-        extra[f"n={int(n)}: logistic / shared Σ / naive Bayes"] = " / ".join(
-            f"{np.nanmean(acc[a][:, j]):.4f}" for a in ARMS)
+        extra[f"n={int(n)}: logistic / shared Σ / naive Bayes"] = " / ".join(_mean(acc[a][:, j]) for a in ARMS)
     extra["logistic GD converged (fraction of fits)"] = f"{np.mean(results.stack('logistic.converged')):.2f}"
     extra["logistic final training loss, smallest / largest n"] = mean_pair(
         results.stack("logistic.final_loss")[:, 0], results.stack("logistic.final_loss")[:, -1])
