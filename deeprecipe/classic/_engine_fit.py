@@ -19,8 +19,8 @@ def gradient_descent(params: list, loss_fn, n: int, optimizer: str, lr: float, m
     by name (``'sgd'`` = plain gradient descent θ ← θ − η∇L).
 
     Returns ``{"loss_curve": (steps,) float64, "n_iter": steps, "converged": bool,
-    "grad_max": last largest |gradient| entry}``; a non-finite loss raises ``FloatingPointError``
-    naming the step and the learning rate.
+    "grad_max": last largest |gradient| entry}``; a non-finite loss (or non-finite parameters
+    at the end) raises ``FloatingPointError`` naming the step or parameters and the learning rate.
     """
     from .. import optim
     if not (isinstance(max_steps, (int, np.integer)) and max_steps >= 1):
@@ -31,9 +31,22 @@ def gradient_descent(params: list, loss_fn, n: int, optimizer: str, lr: float, m
         raise ValueError(f"batch_size must be None (full batch) or a positive integer, got {batch_size!r}")
     opt = optim.create(optimizer, params, lr=float(lr), **(optimizer_kwargs or {}))
     rng = np.random.default_rng(seed)
+    # A diverging run is reported by its non-finite loss or parameters (below); NumPy's
+    # overflow warnings on the way there would only repeat it.
+    with np.errstate(over="ignore", invalid="ignore"):
+        curve, converged, grad_max = _loop(params, loss_fn, n, opt, lr, int(max_steps), tol, batch_size, rng)
+    bad = [p.name or str(i) for i, p in enumerate(params) if not np.all(np.isfinite(p.data))]
+    if bad:
+        raise FloatingPointError(f"parameters {bad} became non-finite with lr={lr}; lower lr or standardize "
+                                 "the features")
+    return {"loss_curve": np.asarray(curve), "n_iter": len(curve), "converged": converged,
+            "grad_max": grad_max}
+
+
+def _loop(params, loss_fn, n, opt, lr, max_steps, tol, batch_size, rng):
     curve, converged, grad_max = [], False, math.inf
     order, pos = None, n
-    for step in range(int(max_steps)):
+    for step in range(max_steps):
         if batch_size is None or batch_size >= n:
             index = None
         else:
@@ -42,10 +55,7 @@ def gradient_descent(params: list, loss_fn, n: int, optimizer: str, lr: float, m
             index = order[pos:pos + batch_size]
             pos += batch_size
         opt.zero_grad()
-        # a diverging run is reported below by its non-finite loss; NumPy's overflow warnings
-        # on the way there would only repeat it
-        with np.errstate(over="ignore", invalid="ignore"):
-            loss = loss_fn(index)
+        loss = loss_fn(index)
         value = float(loss.data)
         if not math.isfinite(value):
             raise FloatingPointError(f"the training loss became {value} at step {step} with lr={lr}; "
@@ -57,5 +67,4 @@ def gradient_descent(params: list, loss_fn, n: int, optimizer: str, lr: float, m
             converged = True
             break
         opt.step()
-    return {"loss_curve": np.asarray(curve), "n_iter": len(curve), "converged": converged,
-            "grad_max": grad_max}
+    return curve, converged, grad_max

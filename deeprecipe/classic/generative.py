@@ -132,7 +132,7 @@ class GaussianGenerative(_GaussianBase):
         self.ddof = int(ddof)
         self.reg = float(reg)
 
-    def fit(self, x, y) -> "GaussianGenerative":
+    def fit(self, x, y) -> GaussianGenerative:
         """Maximum-likelihood priors, means and covariance(s) from ``x`` (N, d) and labels ``y`` (N,)."""
         x, idx = self._fit_priors(x, y)
         k, d = len(self.classes_), x.shape[1]
@@ -224,7 +224,7 @@ class GaussianNB(_GaussianBase):
             raise ValueError(f"var_smoothing must be >= 0, got {var_smoothing!r}")
         self.var_smoothing = float(var_smoothing)
 
-    def fit(self, x, y) -> "GaussianNB":
+    def fit(self, x, y) -> GaussianNB:
         """Maximum-likelihood priors, per-class means and per-feature variances."""
         x, idx = self._fit_priors(x, y)
         eps = self.var_smoothing * float(np.var(x, axis=0).max())

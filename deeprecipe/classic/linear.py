@@ -54,7 +54,7 @@ class LinearRegression:
         self.optimizer_kwargs = dict(optimizer_kwargs or {})
         self.coef_ = None
 
-    def fit(self, x, y) -> "LinearRegression":
+    def fit(self, x, y) -> LinearRegression:
         """Fit on ``x`` (N, d) and targets ``y`` (N,); returns ``self``."""
         x = as_features(x)
         y = as_targets(y, len(x))

@@ -68,7 +68,7 @@ class LogisticRegression:
         self.optimizer_kwargs = dict(optimizer_kwargs or {})
         self.classes_ = None
 
-    def fit(self, x, y) -> "LogisticRegression":
+    def fit(self, x, y) -> LogisticRegression:
         """Train on ``x`` (N, d) and labels ``y`` (N,); returns ``self``."""
         from .. import F, Parameter, Tensor
         x = as_features(x)

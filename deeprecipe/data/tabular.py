@@ -54,7 +54,7 @@ class Table:
 
     def describe(self) -> dict:
         """A JSON-able summary (saved next to experiment metrics)."""
-        return {"source": self.source, "n": int(len(self.y)), "features": list(self.feature_names),
+        return {"source": self.source, "n": len(self.y), "features": list(self.feature_names),
                 "classes": list(self.class_names),
                 "class_counts": np.bincount(self.y, minlength=len(self.class_names)).tolist()}
 
@@ -69,7 +69,7 @@ class Series:
     source: str
 
     def describe(self) -> dict:
-        return {"name": self.name, "unit": self.unit, "source": self.source, "n_days": int(len(self.values)),
+        return {"name": self.name, "unit": self.unit, "source": self.source, "n_days": len(self.values),
                 "first": str(self.dates[0]), "last": str(self.dates[-1])}
 
 

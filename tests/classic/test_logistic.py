@@ -20,11 +20,13 @@ def _standardized(loader):
     return (x - x.mean(0)) / x.std(0), y
 
 
-def _sk_logistic(**kw):
+def _sk_logistic(x, y, **kw):
+    """scikit-learn's fit at tight tolerance (``penalty=`` is deprecated in its newest versions
+    but is the spelling every version since 1.2 understands)."""
     import warnings
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)      # penalty= is deprecated in new versions
-        return linear_model.LogisticRegression(tol=1e-12, max_iter=10_000, **kw)
+        warnings.simplefilter("ignore", FutureWarning)
+        return linear_model.LogisticRegression(tol=1e-12, max_iter=10_000, **kw).fit(x, y)
 
 
 def test_unpenalized_binary_matches_sklearn():
@@ -32,7 +34,7 @@ def test_unpenalized_binary_matches_sklearn():
     x = x[:, :2]                       # mean radius, mean texture: not separable, a unique optimum
     ours = LogisticRegression(lr=2.0, max_steps=5000, tol=1e-9).fit(x, y)
     assert ours.converged_ and ours.grad_max_ <= 1e-9
-    ref = _sk_logistic(penalty=None).fit(x, y)
+    ref = _sk_logistic(x, y, penalty=None)
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-5)
     np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-5)
     np.testing.assert_allclose(ours.predict_proba(x), ref.predict_proba(x), atol=1e-6)
@@ -44,7 +46,7 @@ def test_l2_binary_matches_sklearn_with_c_equal_one_over_lambda_n():
     lam = 0.01
     ours = LogisticRegression(l2=lam, lr=1.0, max_steps=20_000, tol=1e-8).fit(x, y)
     assert ours.converged_
-    ref = _sk_logistic(C=1.0 / (lam * len(x))).fit(x, y)
+    ref = _sk_logistic(x, y, C=1.0 / (lam * len(x)))
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ours.predict_proba(x), ref.predict_proba(x), atol=1e-6)
 
@@ -54,7 +56,7 @@ def test_multiclass_softmax_matches_sklearn():
     lam = 0.01
     ours = LogisticRegression(l2=lam, lr=1.0, max_steps=20_000, tol=1e-8).fit(x, y)
     assert ours.converged_ and ours.coef_.shape == (3, x.shape[1])
-    ref = _sk_logistic(C=1.0 / (lam * len(x))).fit(x, y)
+    ref = _sk_logistic(x, y, C=1.0 / (lam * len(x)))
     # softmax weights are defined up to a common shift per feature; the L2 term picks the
     # zero-sum solution in both, so they compare directly
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-5, atol=1e-6)

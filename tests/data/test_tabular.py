@@ -7,8 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from deeprecipe.data import DatasetNotFoundError, load
-from deeprecipe.data import tabular
+from deeprecipe.data import DatasetNotFoundError, load, tabular
 
 
 def _fake_package(root, name, files):

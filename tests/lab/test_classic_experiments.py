@@ -6,7 +6,12 @@ import pytest
 
 from deeprecipe.lab import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, registry, write_report
 from deeprecipe.lab.experiment import Results
-from deeprecipe.lab.experiments import fizzbuzz, generative_shared_cov, lagged_regression, logistic_regression
+from deeprecipe.lab.experiments import (
+    fizzbuzz,
+    generative_shared_cov,
+    lagged_regression,
+    logistic_regression,
+)
 from deeprecipe.lab.experiments._classic_data import stratified_split, two_class_table
 
 from .helpers import parse_report, run_test_preset

@@ -68,7 +68,7 @@ def run(config, seed, ctx):
     train, test = stratified_split(y, int(config["n_train"]), seed)
     x_train, x_test = standardize(x[train], x[test])
     out = fit_arms(x_train, y[train], x_test, y[test])
-    out["data"] = dict(info, n_train=int(len(train)), n_test=int(len(test)))
+    out["data"] = dict(info, n_train=len(train), n_test=len(test))
     return out
 
 

@@ -94,7 +94,7 @@ def run(config, seed, ctx):
     bar.close()
     out = {arm: {k: np.asarray(v, dtype=np.float64) for k, v in d.items()} for arm, d in rec.items()}
     out["sizes"] = np.asarray(sizes, dtype=np.int64)
-    out["data"] = dict(info, n_test=int(len(test)))
+    out["data"] = dict(info, n_test=len(test))
     return out
 
 
