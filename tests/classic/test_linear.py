@@ -61,9 +61,9 @@ def test_gradient_descent_mae_beats_least_squares_on_mae(diabetes):
     x, y = diabetes
     y = y / 100.0
     ls = LinearRegression().fit(x, y)
-    mae = LinearRegression(solver="gd", loss="mae", optimizer="adam", lr=0.01, max_steps=3000).fit(x, y)
+    mae = LinearRegression(solver="gd", loss="mae", optimizer="adam", lr=0.01, max_steps=1000).fit(x, y)
     assert mae.loss_curve_[-1] < mae.loss_curve_[0]
-    assert mae.mae(x, y) <= ls.mae(x, y) + 1e-4
+    assert mae.mae(x, y) < ls.mae(x, y)
     assert mae.mse(x, y) >= ls.mse(x, y) - 1e-12             # and least squares is best on MSE
 
 
