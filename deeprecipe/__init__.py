@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 # Sub-packages and the checkpoint functions load on first use, so that
 # ``import deeprecipe`` stays light (NumPy only) and fast.
-_LAZY_MODULES = ("nn", "optim", "data", "train", "diagnostics", "lab")
+_LAZY_MODULES = ("nn", "optim", "data", "train", "diagnostics", "lab", "classic")
 _LAZY_ATTRS = {"save": "serialization", "load": "serialization"}
 
 

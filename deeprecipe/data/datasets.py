@@ -268,7 +268,19 @@ def digits(test_fraction: float = 0.2, seed: int = 0):
 
 
 def load(name: str, **kwargs):
-    """Load a dataset by name or spec (``'fashion-mnist'``, ``'digits:seed=1'``, any name in
-    ``data.CATALOG``): ``(x_train, y_train), (x_test, y_test)``."""
+    """Load a dataset by name or spec: a split dataset of ``data.CATALOG`` (``'fashion-mnist'``,
+    ``'digits:seed=1'``, ...) as ``(x_train, y_train), (x_test, y_test)``, or a table or series
+    of :mod:`deeprecipe.data.tabular` (``'breast-cancer'``, ``'pokemon'``, ``'seattle-weather'``)
+    as its ``Table``/``Series``."""
     from .catalog import CATALOG
+    from .tabular import TABLES
+    key = name.lower().replace("_", "-")
+    if key in TABLES:
+        return TABLES[key](**kwargs)
+    if name.partition(":")[0] not in CATALOG:
+        import difflib
+        known = [*CATALOG.names(), *TABLES]
+        near = difflib.get_close_matches(key, known, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ValueError(f"unknown dataset {name!r}{hint}; known: {', '.join(known)}")
     return CATALOG.build(name, **kwargs)

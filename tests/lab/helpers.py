@@ -53,3 +53,16 @@ def run_test_preset(experiment, out, seeds=None):
     with open(o.figure, "rb") as f:
         assert f.read(8) == PNG_MAGIC
     return o
+
+
+def run_test_preset_and_report(experiment, out):
+    """``run_test_preset``, then the report: one embedded figure in the experiment's section and
+    the verdict recomputed from the saved metrics equal to the one the run gave."""
+    from deeprecipe.lab import write_report
+    o = run_test_preset(experiment, out)
+    assert o.seeds == list(range(experiment.n_seeds("test")))
+    rep = write_report(out)
+    page = parse_report(open(rep["html"], encoding="utf-8").read())
+    assert len(page.images) == 1 and f"exp-{experiment.id}" in page.ids
+    assert rep["entries"][0].outcome.verdict == o.verdict
+    return o
