@@ -57,7 +57,7 @@ def out_size(size, k, s, p, what="input"):
 # ------------------------------------------------------------ scratch and recycled buffers
 # Why: glibc returns large freed blocks to the OS, so a big array allocated afresh in
 # every training step is page-faulted back in every step (zero-filled by the kernel; on
-# the reference VM a step of benchmarks/bench_cnn_step.py spent ~50 ms of ~170 in the
+# the reference VM a step of benchmarks/bench_step.py spent ~50 ms of ~170 in the
 # kernel, 12k faults).  Two per-thread caches avoid most of it for the conv and pooling
 # ops (12.4k -> 5.5k faults per step, 7-10 % faster steps):
 #   scratch(...)       temporaries that never leave one op call (the padded input of
