@@ -19,6 +19,13 @@ its environment, ``threadpoolctl.threadpool_limits(1)`` and ``torch.set_num_thre
 The two frameworks alternate (interleaved, order flipped every repeat) so that machine
 load drifts hit both alike; the table shows medians over the repeats.
 
+The GEMM limit: every matrix product one training step of the model needs (forward, weight
+gradient, input gradient except for the first layer; a conv layer as its im2col GEMM) is
+timed alone in a fresh one-thread process, on random float32 operands of the step's exact
+shapes.  Their sum, per sample, is the time training would take if it were nothing but
+those products at this machine's one-thread BLAS speed; "% GEMM" is that time divided by
+the measured time per sample (100 % = no time spent outside the products).
+
 Throughput is samples per second over the timed epochs (a short warm-up run first;
 data loading, model construction and input checks are not timed).  Memory is the
 process's peak resident set size (``VmHWM`` from ``/proc/self/status``; reset with
@@ -168,14 +175,57 @@ def worker_torch(model_kind, samples, epochs, warmup):
             "peak_reset": reset, "final_loss": loss, "accuracy": acc}
 
 
+# (M, K, N) of every GEMM in one training step at batch B, per model: forward, weight
+# gradient and (except for the first layer, whose input is data) input gradient.
+def _linear_gemms(b, fan_in, fan_out, first):
+    g = [(b, fan_in, fan_out), (fan_out, b, fan_in)]
+    return g if first else g + [(b, fan_out, fan_in)]
+
+
+def _conv_gemms(b, c, o, hw, k=3, first=False):
+    cols, kk = b * hw * hw, c * k * k
+    g = [(o, kk, cols), (o, cols, kk)]
+    return g if first else g + [(kk, o, cols)]
+
+
+def step_gemms(model_kind, b=128):
+    if model_kind == "cnn":
+        return (_conv_gemms(b, 1, 32, 28, first=True) + _conv_gemms(b, 32, 64, 14)
+                + _linear_gemms(b, 3136, 128, False) + _linear_gemms(b, 128, 10, False))
+    sizes = (784, 512, 256, 10)
+    return [g for i in range(3) for g in _linear_gemms(b, sizes[i], sizes[i + 1], i == 0)]
+
+
+def gemm_seconds_per_sample(model_kind, b=128, reps=5):
+    """Median time of the model's step GEMMs, summed, divided by the batch (1 thread)."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    total = 0.0
+    for m, k, n in step_gemms(model_kind, b):
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        w = rng.standard_normal((k, n), dtype=np.float32)
+        out = np.empty((m, n), np.float32)
+        np.matmul(a, w, out=out)
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            np.matmul(a, w, out=out)
+            ts.append(time.perf_counter() - t0)
+        total += statistics.median(ts)
+    return total / b
+
+
 def run_worker(args):
     try:
         from threadpoolctl import threadpool_limits
         limiter = threadpool_limits(1)
     except ImportError:
         limiter = None
-    fn = worker_deeprecipe if args.framework == "deeprecipe" else worker_torch
-    res = fn(args.model, args.samples, args.epochs, args.warmup)
+    if args.framework == "gemm":
+        res = {"seconds_per_sample": gemm_seconds_per_sample(args.model)}
+    else:
+        fn = worker_deeprecipe if args.framework == "deeprecipe" else worker_torch
+        res = fn(args.model, args.samples, args.epochs, args.warmup)
     print("RESULT " + json.dumps(res))
     del limiter
 
@@ -227,11 +277,12 @@ def main(argv=None):
         return 1
     import numpy as np
     print(f"deeprecipe fit vs PyTorch {tv} hand-written loop; numpy {np.__version__}; 1 BLAS thread; "
-          f"Adam lr 1e-3, batch 128; {'%d samples' % samples if samples else '60,000 samples (full epochs)'} x "
+          f"Adam lr 1e-3, batch 128; {f'{samples} samples' if samples else '60,000 samples (full epochs)'} x "
           f"{epochs} epoch(s) per run; {repeats} interleaved repeats (medians)", flush=True)
-    results = {m: {"deeprecipe": [], "torch": []} for m in models}
+    results = {m: {"deeprecipe": [], "torch": [], "gemm": []} for m in models}
     for r in range(repeats):
         for m in models:
+            results[m]["gemm"].append(spawn("gemm", m, samples, epochs, warmup)["seconds_per_sample"])
             order = ["deeprecipe", "torch"] if r % 2 == 0 else ["torch", "deeprecipe"]
             for fw in order:
                 res = spawn(fw, m, samples, epochs, warmup)
@@ -240,9 +291,9 @@ def main(argv=None):
                       f"peak +{(res['peak_kb'] - res['base_kb']) / 1024:6.1f} MiB", flush=True)
     print()
     print(f"{'model':<27} {'deeprecipe/s':>12} {'torch/s':>9} {'ratio':>6} {'(min-max)':>11}   "
-          f"{'train MiB dr':>12} {'torch':>6}   {'peak RSS dr':>11} {'torch':>6}")
+          f"{'% GEMM dr':>9} {'torch':>6}   {'train MiB dr':>12} {'torch':>6}   {'peak RSS dr':>11} {'torch':>6}")
     for m in models:
-        def med(fw, key):
+        def med(fw, key, m=m):
             return statistics.median(key(x) for x in results[m][fw])
         sps = {fw: med(fw, lambda x: x["samples"] / x["seconds"]) for fw in ("deeprecipe", "torch")}
         # Paired ratios: the two runs of one repeat ran back to back under the same load.
@@ -250,11 +301,15 @@ def main(argv=None):
                   for d, t in zip(results[m]["deeprecipe"], results[m]["torch"])]
         grow = {fw: med(fw, lambda x: (x["peak_kb"] - x["base_kb"]) / 1024) for fw in ("deeprecipe", "torch")}
         peak = {fw: med(fw, lambda x: x["peak_kb"] / 1024) for fw in ("deeprecipe", "torch")}
+        limit = statistics.median(results[m]["gemm"])  # seconds per sample if only GEMMs ran
+        frac = {fw: 100 * limit * sps[fw] for fw in sps}
         print(f"{TITLES[m]:<27} {sps['deeprecipe']:12.0f} {sps['torch']:9.0f} {statistics.median(ratios):5.2f}x "
-              f"({min(ratios):.2f}-{max(ratios):.2f})   {grow['deeprecipe']:12.1f} {grow['torch']:6.1f}   "
+              f"({min(ratios):.2f}-{max(ratios):.2f})   {frac['deeprecipe']:8.0f}% {frac['torch']:5.0f}%   "
+              f"{grow['deeprecipe']:12.1f} {grow['torch']:6.1f}   "
               f"{peak['deeprecipe']:11.0f} {peak['torch']:6.0f}")
     print("ratio = median over repeats of deeprecipe samples/s / torch samples/s in the same repeat (above 1: "
-          "deeprecipe is faster); train MiB = peak RSS growth during training (median); peak RSS = the process's "
+          "deeprecipe is faster); % GEMM = share of the GEMM limit reached (see the module docstring); "
+          "train MiB = peak RSS growth during training (median); peak RSS = the process's "
           "peak resident set size in MiB, libraries and data included")
     if args.json:
         with open(args.json, "w") as f:

@@ -22,6 +22,10 @@ class Function:
     inputs = None
     outputs = None
     out_meta = None
+    #: Set by ``Tensor.backward`` before it calls ``backward``: True when the graph is kept
+    #: (``retain_graph=True``), so backward must leave what forward saved intact; False
+    #: when this is the last use, so backward may overwrite a saved buffer in place.
+    graph_kept = True
 
     def __call__(self, *inputs):
         inputs = [x if isinstance(x, Tensor) else as_tensor(x) for x in inputs]

@@ -232,6 +232,7 @@ class Tensor:
                 gys.append(g)
             if len(gys) > 1:  # outputs no gradient reached (or already freed) contribute zeros
                 gys = [xp.zeros(s, d) if g is None else g for g, (s, d) in zip(gys, f.out_meta)]
+            f.graph_kept = retain_graph  # may backward reuse what forward saved as scratch?
             gxs = f.backward(*gys)
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)

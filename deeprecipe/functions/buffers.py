@@ -8,7 +8,7 @@ import numpy as np
 
 # Why: glibc returns large freed blocks to the OS, so a big array allocated afresh in
 # every training step is page-faulted back in every step (zero-filled by the kernel; a
-# sizeable part of a CNN step's time, see benchmarks/bench_cnn_step.py).  Two per-thread
+# sizeable part of a CNN step's time, see benchmarks/bench_step.py).  Two per-thread
 # caches avoid most of it for the conv and pooling ops:
 #   scratch(...)       temporaries that never leave one op call (the padded input of
 #                      im2col, the GEMM output before its transpose, the column gradient,

@@ -7,7 +7,13 @@ layer usually does not).
 """
 from __future__ import annotations
 
+from ..backend import get_array_module
 from ..engine.function import Function
+
+
+def xp_dot(a, b):
+    """``a @ b`` for 2-D arrays through ``dot`` (numpy or cupy, whichever holds them)."""
+    return get_array_module(a, b).dot(a, b)
 
 
 class Linear(Function):
@@ -39,7 +45,12 @@ class Linear(Function):
                 x = x.reshape(-1, x.shape[-1])
                 gy = gy.reshape(-1, gy.shape[-1])
             if inputs[1].requires_grad:
-                gW = gy.T @ x
+                if x.shape[0] == 1:
+                    # batch of one: an outer product.  matmul does not hand a K=1 product
+                    # to BLAS (measured 5-10x slower than dot's ger-like path at 512x784)
+                    gW = xp_dot(gy.T, x)
+                else:
+                    gW = gy.T @ x
             if len(inputs) > 2 and inputs[2].requires_grad:
                 gb = gy.sum(axis=0)
         if len(inputs) > 2:

@@ -26,7 +26,7 @@ def test_linear_forward_matches_formula(rng, x_shape, with_bias):
     np.testing.assert_allclose(y.data, expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("x_shape", [(4, 3), (2, 3, 3)])
+@pytest.mark.parametrize("x_shape", [(4, 3), (2, 3, 3), (1, 3), (1, 1, 3)])  # batch of one: the dot path
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_linear_gradcheck(rng, x_shape, with_bias):
     arrays = [rng.standard_normal(x_shape), rng.standard_normal((2, 3))]
@@ -65,7 +65,7 @@ def test_linear_bad_shapes_raise(rng):
 
 @requires_torch
 @pytest.mark.parametrize("dtype,tol", TOLS)
-@pytest.mark.parametrize("x_shape", [(6, 5), (2, 3, 5)])
+@pytest.mark.parametrize("x_shape", [(6, 5), (2, 3, 5), (1, 5)])
 def test_linear_vs_torch(rng, dtype, tol, x_shape):
     arrays = [rng.standard_normal(x_shape), rng.standard_normal((4, 5)), rng.standard_normal(4)]
     compare_with_torch(torch, F.linear, torch.nn.functional.linear, arrays, dtype, tol)

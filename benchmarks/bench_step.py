@@ -1,9 +1,14 @@
-"""One training step of a small CNN, deeprecipe vs PyTorch CPU, at one BLAS thread.
+"""One training step (CNN or MLP, any batch size), deeprecipe vs PyTorch CPU, at one BLAS thread.
 
-The network is the lectures' Fashion-MNIST CNN on ``(N, 1, 28, 28)`` float32 batches:
+``--model cnn`` (default) is the lectures' Fashion-MNIST CNN on ``(N, 1, 28, 28)`` float32
+batches:
 
     conv3x3(1→32, padding 1) → ReLU → maxpool2 → conv3x3(32→64, padding 1) → ReLU → maxpool2
     → flatten → linear(3136→128) → ReLU → linear(128→10), softmax cross-entropy, Adam
+
+``--model mlp`` is the README's MLP 784-512-256-10 (ReLU) on ``(N, 784)`` batches.  Small
+batches (``--batch 1``, ``--batch 16``) show the per-step overhead of each framework,
+where Python and dispatch costs rather than arithmetic decide.
 
 built from ``deeprecipe.nn`` layers and ``deeprecipe.optim.Adam`` on one side and the
 same ``torch.nn`` layers and ``torch.optim.Adam`` on the other, from the same weights,
@@ -23,7 +28,7 @@ means deeprecipe is faster); then a per-op breakdown of the deeprecipe step: eve
 by op and input shape, so the two convolutions show apart), plus the optimizer step
 and the untimed remainder (graph bookkeeping, zero_grad), and the page faults per step.
 
-    python benchmarks/bench_cnn_step.py [--repeats 20] [--steps 3] [--batch 128] [--no-breakdown]
+    python benchmarks/bench_step.py [--model cnn|mlp] [--repeats 20] [--steps 3] [--batch 128] [--no-breakdown]
 """
 from __future__ import annotations
 
@@ -45,9 +50,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 FRAMEWORKS = ("deeprecipe", "torch")
 
 
-def deeprecipe_model(seed=0):
+MODELS = ("cnn", "mlp")
+MLP_SIZES = (784, 512, 256, 10)
+
+
+def deeprecipe_model(seed=0, model="cnn"):
     from deeprecipe import nn
 
+    if model == "mlp":
+        layers = []
+        for i, (a, b) in enumerate(zip(MLP_SIZES[:-1], MLP_SIZES[1:])):
+            layers += [nn.Linear(a, b, rng=seed + i), nn.ReLU()]
+        return nn.Sequential(*layers[:-1])
     return nn.Sequential(
         nn.Conv2d(1, 32, 3, padding=1, rng=seed), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3, padding=1, rng=seed + 1), nn.ReLU(), nn.MaxPool2d(2),
@@ -57,26 +71,33 @@ def deeprecipe_model(seed=0):
     )
 
 
-def torch_model_like(model):
+def torch_model_like(model, kind="cnn"):
     """The same architecture in torch, holding copies of ``model``'s weights."""
     import torch
 
-    tmodel = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(64 * 7 * 7, 128), torch.nn.ReLU(),
-        torch.nn.Linear(128, 10),
-    )
+    if kind == "mlp":
+        layers = []
+        for a, b in zip(MLP_SIZES[:-1], MLP_SIZES[1:]):
+            layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+        tmodel = torch.nn.Sequential(*layers[:-1])
+    else:
+        tmodel = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(),
+            torch.nn.Linear(64 * 7 * 7, 128), torch.nn.ReLU(),
+            torch.nn.Linear(128, 10),
+        )
     # both Sequentials name parameters "<index>.weight" / "<index>.bias"
     state = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in model.state_dict().items()}
     tmodel.load_state_dict(state)
     return tmodel
 
 
-def make_batch(batch, seed=0):
+def make_batch(batch, seed=0, model="cnn"):
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
+    shape = (batch, MLP_SIZES[0]) if model == "mlp" else (batch, 1, 28, 28)
+    x = rng.standard_normal(shape).astype(np.float32)
     y = rng.integers(0, 10, batch).astype(np.int64)
     return x, y
 
@@ -195,20 +216,20 @@ def breakdown(step, opt, n_steps, rounds=5, out=print):
 
 
 # ------------------------------------------------------------------------------ worker
-def worker(framework, batch, lr):
+def worker(framework, batch, lr, kind="cnn"):
     """Build one framework's step, report its first two losses, then serve commands on
     stdin: ``run N`` (time N steps; answer seconds per step), ``breakdown N`` (the
     per-op table, then ``end``), ``quit``."""
     from threadpoolctl import threadpool_limits
 
-    x, y = make_batch(batch)
-    model = deeprecipe_model()
+    x, y = make_batch(batch, model=kind)
+    model = deeprecipe_model(model=kind)
     opt = None
     if framework == "torch":
         import torch
 
         torch.set_num_threads(1)
-        step = torch_step_fn(torch_model_like(model), x, y, lr)
+        step = torch_step_fn(torch_model_like(model, kind), x, y, lr)
     else:
         step, opt = deeprecipe_step_fn(model, x, y, lr)
 
@@ -238,7 +259,7 @@ def worker(framework, batch, lr):
 def _spawn(framework, args):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework,
-           "--batch", str(args.batch), "--lr", repr(args.lr)]
+           "--batch", str(args.batch), "--lr", repr(args.lr), "--model", args.model]
     return subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
 
@@ -253,12 +274,13 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=20, help="timed blocks per framework")
     ap.add_argument("--steps", type=int, default=3, help="steps per timed block")
     ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--model", choices=MODELS, default="cnn", help="the small CNN or the MLP 784-512-256-10")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--no-breakdown", action="store_true", help="skip the per-op breakdown")
     ap.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args.worker, args.batch, args.lr)
+        worker(args.worker, args.batch, args.lr, args.model)
         return None
 
     procs = {name: _spawn(name, args) for name in FRAMEWORKS}
@@ -278,11 +300,18 @@ def main(argv=None):
             for name in order:
                 times[name].append(float(_ask(procs[name], f"run {args.steps}")))
         med = {name: statistics.median(ts) for name, ts in times.items()}
-        print(f"CNN conv32-pool-conv64-pool-fc128-fc10 on {args.batch}x1x28x28, float32, Adam, 1 thread, "
-              f"one process each, {args.repeats} x {args.steps} steps (first loss {d1:.6f} both)")
+        what = ("CNN conv32-pool-conv64-pool-fc128-fc10 on {b}x1x28x28" if args.model == "cnn"
+                else "MLP " + "-".join(map(str, MLP_SIZES)) + " on {b}x784").format(b=args.batch)
+        print(f"{what}, float32, Adam, 1 thread, one process each, {args.repeats} x {args.steps} steps "
+              f"(first loss {d1:.6f} both)")
         for name, m in med.items():
-            print(f"  {name:>10}: median {m * 1e3:8.3f} ms/step")
-        print(f"  ratio torch/deeprecipe: {med['torch'] / med['deeprecipe']:.3f}  (> 1: deeprecipe faster)")
+            q1, q3 = np.percentile(times[name], [25, 75])
+            print(f"  {name:>10}: median {m * 1e3:8.3f} ms/step  (IQR {q1 * 1e3:.3f}-{q3 * 1e3:.3f})")
+        # ratio per repeat (each pair ran back to back), so its spread shows the noise
+        ratios = [t / d for t, d in zip(times["torch"], times["deeprecipe"])]
+        r1, r3 = np.percentile(ratios, [25, 75])
+        print(f"  ratio torch/deeprecipe: {statistics.median(ratios):.3f}  (IQR {r1:.3f}-{r3:.3f}; "
+              f"> 1: deeprecipe faster)")
         if not args.no_breakdown:
             p = procs["deeprecipe"]
             print()
