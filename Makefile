@@ -2,7 +2,8 @@
 # environment .venv; each installs only what it needs (re-done when pyproject.toml changes):
 #   demo: the package with its plot and progress extras (NumPy, matplotlib, tqdm) — no PyTorch,
 #         no test tools;
-#   test: the dev extra (pytest, Optuna, Dask, safetensors, ...) and PyTorch 2.13 as the oracle.
+#   test: the dev extra (pytest, ruff, Optuna, Dask, safetensors, ...) and PyTorch 2.13 as the oracle;
+#         ruff (configured in pyproject.toml) checks the code before the tests run.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -38,6 +39,7 @@ demo: $(DEMO_STAMP)
 	$(BIN)/python -m deeprecipe.demo
 
 test: $(TEST_STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
 
 bench: $(TEST_STAMP)

@@ -5,8 +5,9 @@
 Both optimizers update the same model shapes (784-1024-200-10 MLP, 1,010,850 parameters,
 6 tensors) from gradients already in ``.grad``; deeprecipe's time includes everything its
 ``step()`` does (checking and reading the ``.grad`` arrays, the cache-blocked update of its
-flat buffer, the periodic denormal flush).  ``--block-bytes`` compares block sizes.  torch runs its single-tensor, ``foreach`` and (where the
-build supports it on CPU) ``fused`` implementations.  Timings are interleaved and the
+flat buffer, the periodic denormal flush).  ``--block-bytes`` compares block sizes.
+torch runs its single-tensor, ``foreach`` and (where the build supports it on CPU)
+``fused`` implementations.  Timings are interleaved and the
 median of ``--repeats`` trials of ``--steps`` steps is reported; the ratio is
 torch time / deeprecipe time (> 1 means deeprecipe is faster).  Not a test: timings
 depend on the machine.

@@ -90,7 +90,8 @@ def _model_data(run_dir, checkpoint="last.npz"):
     data = load_data(cfg)
     model = build_model(cfg, data)
     if checkpoint:
-        model.load_state_dict(load_checkpoint(os.path.join(run_dir, "checkpoints", checkpoint), restore_rng=False)["model"])
+        path = os.path.join(run_dir, "checkpoints", checkpoint)
+        model.load_state_dict(load_checkpoint(path, restore_rng=False)["model"])
     return cfg, data, model
 
 

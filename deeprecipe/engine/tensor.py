@@ -104,7 +104,7 @@ class Tensor:
                 "convert it with .astype(np.float32)")
         self._requires_grad = bool(value)
 
-    def requires_grad_(self, value: bool = True) -> "Tensor":
+    def requires_grad_(self, value: bool = True) -> Tensor:
         self.requires_grad = value
         return self
 
@@ -154,16 +154,16 @@ class Tensor:
     def tolist(self):
         return self.numpy().tolist()
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A new leaf tensor sharing this data, cut from the graph."""
         return Tensor._from_op(self.data, None)
 
-    def to(self, device: str) -> "Tensor":
+    def to(self, device: str) -> Tensor:
         t = Tensor._from_op(backend.to_device(self.data, device), None)
         t._requires_grad = self._requires_grad
         return t
 
-    def astype(self, dtype) -> "Tensor":
+    def astype(self, dtype) -> Tensor:
         from ..functions.shapes import astype
         return astype(self, dtype)
 
@@ -299,7 +299,7 @@ class Parameter(Tensor):
             arr = arr.astype(backend.get_default_dtype())
         super().__init__(arr, requires_grad=requires_grad, name=name)
 
-    def to(self, device: str) -> "Parameter":
+    def to(self, device: str) -> Parameter:
         return Parameter(backend.to_device(self.data, device), self.requires_grad, self.name)
 
 

@@ -56,7 +56,8 @@ def _install_operators(T):
     T.__hash__ = object.__hash__  # tensors are hashed by identity (dict keys, sets)
 
     T.reshape = lambda a, *shape: m.reshape(a, *shape)
-    T.transpose = lambda a, *axes: m.transpose(a, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else (axes or None))
+    T.transpose = lambda a, *axes: m.transpose(
+        a, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else (axes or None))
     T.permute = lambda a, *axes: m.permute(a, *axes)
     T.T = property(lambda a: m.transpose(a))
     T.sum = lambda a, dim=None, keepdims=False, *, axis=_UNSET: m.sum(a, dim, keepdims, axis=axis)

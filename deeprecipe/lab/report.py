@@ -277,7 +277,8 @@ def render_html(entries, out: str = "") -> str:
     parts.append("</tbody></table>")
     for e in entries:
         o = e.outcome
-        parts.append(f'<h2 id="exp-{_e(e.id)}">{_e(e.id)}{" — " + _e(e.title) if e.title and e.title != e.id else ""}</h2>')
+        title = " — " + _e(e.title) if e.title and e.title != e.id else ""
+        parts.append(f'<h2 id="exp-{_e(e.id)}">{_e(e.id)}{title}</h2>')
         if e.claim:
             parts.append(f'<p class="claim">{_e(e.claim)}</p>')
         if e.source:

@@ -134,7 +134,7 @@ def split_arrays(metrics: dict, prefix: str = ""):
             tree[k] = {_ARRAY_MARK: path}
         elif hasattr(v, "__array__") and not isinstance(v, (np.generic, np.ndarray)):
             # e.g. a CuPy array or a Tensor: store its host copy
-            arr = np.asarray(getattr(v, "get", lambda: v)())
+            arr = np.asarray(v.get() if hasattr(v, "get") else v)
             arrays[path] = arr
             tree[k] = {_ARRAY_MARK: path}
         elif isinstance(v, np.generic) or (isinstance(v, np.ndarray) and v.ndim == 0):

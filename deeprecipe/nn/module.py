@@ -140,7 +140,8 @@ class Module:
             params[name] = None
         elif name in modules:
             if value is not None:
-                raise TypeError(f"cannot assign a {type(value).__name__} to submodule {name!r}: assign a Module or None")
+                raise TypeError(f"cannot assign a {type(value).__name__} to submodule {name!r}: "
+                                "assign a Module or None")
             modules[name] = None
         elif name in buffers:
             if value is not None and not _is_array(value):

@@ -16,7 +16,7 @@ def test_converges_on_ill_conditioned_quadratic(cfg):
     f0 = q.value(q.x0)
     p = Parameter(q.x0.copy())
     opt = cfg.make([p], **({} if cfg.quad_lr is None else {"lr": cfg.quad_lr}))
-    for k in range(cfg.quad_budget):
+    for _ in range(cfg.quad_budget):
         p.grad = q.grad(p.data)
         opt.step()
         if q.value(p.data) <= cfg.quad_tol * f0:
@@ -29,7 +29,7 @@ def test_converges_on_ill_conditioned_quadratic(cfg):
 def test_converges_on_rosenbrock(cfg):
     p = Parameter(ROSENBROCK_START.copy())
     opt = cfg.make([p], **cfg.rosen_kwargs)
-    for k in range(cfg.rosen_budget):
+    for _ in range(cfg.rosen_budget):
         p.grad = rosenbrock_grad(p.data)
         opt.step()
         if np.linalg.norm(p.data - 1.0) <= 1e-2:

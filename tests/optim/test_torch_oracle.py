@@ -62,8 +62,8 @@ def test_quadratic_trajectory_matches_torch(cfg, dtype):
 @pytest.mark.parametrize("cfg", TORCH_CONFIGS, ids=lambda c: c.id)
 def test_mlp_trajectory_matches_torch_with_param_groups(cfg, dtype):
     """Real gradients of a 5-8-3 MLP (backprop at torch's parameters, fed to both; the
-    backprop is checked against torch autograd below), two parameter groups: weights with the configuration, biases with half
-    the lr and no weight decay."""
+    backprop is checked against torch autograd below), two parameter groups: weights with the
+    configuration, biases with half the lr and no weight decay."""
     x, y, init = mlp_data()
     with torch_default_dtype(dtype):
         tparams = {k: torch.tensor(v.astype(dtype), requires_grad=True) for k, v in init.items()}

@@ -85,7 +85,8 @@ def run(config, seed, ctx):
             m, _ = train_classifier(data, hidden=config["hidden"], optimizer="sgd", lr=lr,
                                     optimizer_kwargs={"momentum": 0.9}, steps=total, batch_size=b, seed=seed,
                                     eval_train_max=1000,
-                                    callbacks=[LearningRateScheduler(lambda opt: ScheduleLR(opt, fn), interval="step"), rec])
+                                    callbacks=[LearningRateScheduler(lambda opt: ScheduleLR(opt, fn), interval="step"),
+                                               rec])
             used = np.asarray(rec.lrs)
             expected = np.array([fn(t) for t in range(len(used))])
             m["lr_used"] = used
