@@ -56,7 +56,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                         "with --cluster: one per Dask worker)")
     r.add_argument("--storage", metavar="URL", default=None,
                    help="Optuna database; default sqlite:///OUT/study.db. For many machines sharing one study: "
-                        "postgresql://USER:PASSWORD@HOST:PORT/DB (needs the sweep extra's psycopg2)")
+                        "postgresql://USER:PASSWORD@HOST:PORT/DB (needs the sweep extra's psycopg)")
     r.add_argument("--study-name", default="sweep", help="study name in the database (default 'sweep')")
     r.add_argument("--cluster", metavar="tcp://HOST:PORT", default=None,
                    help="run the workers on this Dask scheduler (the storage must be reachable from the workers: "
