@@ -132,6 +132,7 @@ def test_dead_means_no_gradient_for_each_relu_variant(rng):
         with dr.default_dtype(np.float64):
             lin = nn.Linear(6, 4)
         lin.bias.data[:2] = -100.0            # units 0 and 1: negative on every example
+        lin.bias.data[2:] = 100.0             # units 2 and 3: positive on every example, whatever the weights
         net = nn.Sequential(lin, act)
         mon = D.ActivationMonitor(net)
         with mon.record():

@@ -88,3 +88,15 @@ def test_demo_uses_local_data_and_explains_when_missing(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "not on this machine" in out and "apt-get install dataset-fashion-mnist" in out
     assert calls == []   # nothing installed without permission
+
+
+def test_demo_shows_the_doctor_finding_and_curing_the_vanishing_gradient(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    from deeprecipe import demo
+    run = tmp_path / "runs" / "sigmoid-deep"
+    for _ in range(2):                      # a second `make demo` trains the run anew
+        assert demo.doctor_demo(str(run)) == 0
+        out = capsys.readouterr().out
+        assert "[ERROR] vanishing-gradient" in out
+        assert "cured: the finding is gone" in out
+    assert (tmp_path / "runs" / "sigmoid-deep-treated-vanishing-gradient" / "metrics.json").exists()
