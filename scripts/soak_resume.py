@@ -162,7 +162,7 @@ def main(argv=None) -> int:
             step = "-"
             if os.path.exists(ck):
                 from deeprecipe.serialization import load_metadata
-                meta = load_metadata(ck)["meta"]
+                meta = load_metadata(ck)["meta"]["user"]   # fit's position, see train/checkpoint.py
                 step = f"epoch {meta['epoch']} batch {meta['batch']:2d}"
             print(f"kill {kills:2d}: SIGKILL {moment}; last checkpoint at {step}; temporary files left: {len(tmp)}")
             resume = os.path.exists(os.path.join(soak, "config.json"))

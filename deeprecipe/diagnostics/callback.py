@@ -216,12 +216,16 @@ class MonitorCallback:
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
-        """Histograms and counters, so a resumed run continues the same records.
+        """Histograms, counters and this epoch's recorded values, so a run resumed mid-epoch
+        continues the same records and the same epoch means.
 
         (The scalar series live in the History, which the checkpoint saves itself.)"""
         names = list(self.histograms)
+        acc = list(self._epoch_acc)
         return {
             "count": self._count,
+            "epoch_names": acc,
+            "epoch_values": [np.asarray(self._epoch_acc[n], np.float64) for n in acc],
             "hist_names": names,
             "hist_steps": [np.asarray(self.histograms[n]["step"], np.int64) for n in names],
             "hist_counts": [np.asarray(self.histograms[n]["counts"], np.int64) for n in names],
@@ -230,6 +234,8 @@ class MonitorCallback:
 
     def load_state_dict(self, state: dict) -> None:
         self._count = int(state.get("count", 0))
+        self._epoch_acc = {n: [float(v) for v in np.asarray(vals, np.float64).tolist()]
+                           for n, vals in zip(state.get("epoch_names", []), state.get("epoch_values", []))}
         self.histograms = {}
         for n, s, c, e in zip(state.get("hist_names", []), state.get("hist_steps", []),
                               state.get("hist_counts", []), state.get("hist_edges", [])):

@@ -165,3 +165,35 @@ def test_inspect_orders_layers_by_forward_pass_not_registration(rng):
     assert order == ["body", "head"]
     assert all(not mod._forward_hooks for mod in m.modules())
     assert list(D.reorder({"a": 1, "b": 2, "c": 3}, ["c", "a"])) == ["c", "a", "b"]
+
+
+@pytest.mark.parametrize("stop_at", [4, 9, 13])   # mid-epoch: before, on and after a recorded step
+def test_resume_mid_epoch_gives_the_uninterrupted_monitor_history(tmp_path, stop_at):
+    """The epoch means of the monitors come out the same when a run is resumed from a
+    checkpoint written in the middle of an epoch (the values recorded before it count)."""
+    from deeprecipe.train import ModelCheckpoint, fit
+
+    class Killed(Exception):
+        pass
+
+    class KillAt(dr.train.Callback):   # after ModelCheckpoint has written this step: a kill -9 there
+        def on_train_batch_end(self, batch, logs=None):
+            if self.trainer.global_step == stop_at:
+                raise Killed
+
+    x = np.random.default_rng(0).normal(size=(80, 5)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+
+    def run(out, extra=(), resume_from=None):
+        model = nn.MLP([5, 8, 2], rng=0)
+        cbs = [D.MonitorCallback(every=3), ModelCheckpoint(out, save_best=False, every_n_steps=1), *extra]
+        return fit(model, (x, y), epochs=3, batch_size=8, verbose=0, seed=0, callbacks=cbs, resume_from=resume_from)
+
+    ref = run(tmp_path / "ref")
+    with pytest.raises(Killed):
+        run(tmp_path / "cut", extra=[KillAt()])
+    resumed = run(tmp_path / "cut", resume_from=tmp_path / "cut" / "last.npz")
+    assert list(resumed.history) == list(ref.history)
+    for name in ref.history:
+        np.testing.assert_array_equal(resumed.history[name], ref.history[name], err_msg=name)
+    assert resumed.steps.keys() == ref.steps.keys()
