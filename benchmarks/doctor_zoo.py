@@ -142,6 +142,18 @@ def _activations_on_train(run_dir):
     return mon
 
 
+def _verify(v, zoo, run_dir):
+    """``v.verify``, or "not sick by measurement" when the run left no checkpoint to measure
+    (e.g. ``TerminateOnDivergence`` stopped it before its first checkpoint): the recipe did
+    not produce a run with the disease, and that is what the zoo reports."""
+    try:
+        return v.verify(zoo, run_dir)
+    except FileNotFoundError:
+        with open(os.path.join(run_dir, "metrics.json"), encoding="utf-8") as f:
+            reason = json.load(f).get("stop_reason") or "no reason recorded"
+        return False, f"no checkpoint to measure: {reason.split(':')[0]} stopped the run before its first"
+
+
 def v_dead(zoo, run_dir):
     mon = _activations_on_train(run_dir)
     worst = 0.0
@@ -413,7 +425,7 @@ def main(argv=None):
                                                                               if f.severity == "info"],
                "train_s": t_train, "diagnose_s": d.seconds, "args": v.args}
         if v.verify is not None:
-            sick, meas = v.verify(zoo, run_dir)
+            sick, meas = _verify(v, zoo, run_dir)
             row.update(verified=bool(sick), measurement=meas)
         if v.disease != "healthy" and not a.no_treat and d.ids:
             r = treat(run_dir)
@@ -422,7 +434,7 @@ def main(argv=None):
             row["cured"] = bool(r["cured"])
             if v.verify is not None and r["finding"] == v.disease:
                 zoo.args_of[r["treated_dir"]] = v.args
-                still, meas2 = v.verify(zoo, r["treated_dir"])
+                still, meas2 = _verify(v, zoo, r["treated_dir"])
                 row["cured_independent"] = not still
                 row["measurement_after"] = meas2
             row["val_acc"] = (r["before"]["val_accuracy"], r["after"]["val_accuracy"])
