@@ -58,8 +58,7 @@ class Doctor:
     def _signals(self, logs=None):
         h = self.trainer.history
         d = h.to_dict()
-        row = {**getattr(h, "_pending", {}), **{k: v for k, v in (logs or {}).items()
-                                                 if isinstance(v, (int, float))}}
+        row = {**h.pending, **{k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))}}
         series = d["history"]
         if logs is not None:
             n = len(d["epoch"])

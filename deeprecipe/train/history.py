@@ -79,6 +79,12 @@ class History(Callback):
         self.steps.setdefault(name, []).append(_to_float(value, name))
         self.step_index.setdefault(name, []).append(int(step))
 
+    @property
+    def pending(self) -> dict[str, float]:
+        """The values given to :meth:`record` for the epoch still running (a copy): what
+        the next row will hold besides the epoch's logs."""
+        return dict(self._pending)
+
     def add_epoch(self, epoch: int, logs: dict) -> None:
         """Append one epoch row (``logs`` plus values given to ``record``)."""
         row = dict(self._pending)

@@ -401,3 +401,14 @@ def test_tensorboard_writes_epoch_and_step_scalars(tmp_path):
     fit(nn.MLP([2, 4, 3], rng=0), (x, y), epochs=1, batch_size=32, callbacks=[tb], verbose=0)
     files = list((tmp_path / "real").iterdir())
     assert files and files[0].name.startswith("events.out.tfevents") and files[0].stat().st_size > 0
+
+
+def test_history_pending_shows_recorded_values_until_the_epoch_row_takes_them():
+    from deeprecipe.train import History
+    h = History()
+    h.record("grad_norm", 0.5)
+    pending = h.pending
+    pending["grad_norm"] = 9.0                      # a copy: the history is not changed through it
+    assert h.pending == {"grad_norm": 0.5}
+    h.add_epoch(0, {"loss": 1.0})
+    assert h.pending == {} and h.history == {"grad_norm": [0.5], "loss": [1.0]}
