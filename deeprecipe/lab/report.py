@@ -178,8 +178,12 @@ def markdown_summary(entries, out: str = "") -> str:
              f"{t[INCONCLUSIVE]} inconclusive, {t['failed']} failed.", "",
              "| experiment | verdict | deciding numbers | seeds | time |",
              "|---|---|---|---|---|"]
+    section = None
     for e in entries:
         o = e.outcome
+        if registry.section_of(e.id) != section:
+            section = registry.section_of(e.id)
+            lines.append(f"| **{section}** | | | | |")
         nums = _numbers_text(o, limit=4).replace("|", "\\|").replace("\n", " ")
         label = _label(o) + (f" ({_sanity_text(o)})" if _sanity_text(o) else "")
         lines.append(f"| {e.id} | {label} | {nums} | {len(o.seeds)} | {_time(o.seconds)} |")
@@ -196,7 +200,9 @@ def markdown_summary(entries, out: str = "") -> str:
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:72rem;margin:2rem auto;
 padding:0 1rem;color:#222;line-height:1.45}
-h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:1px solid #ccc;padding-bottom:.2rem}
+h1{font-size:1.6rem}
+tr.section th{text-align:left;background:#eef;padding-top:.6rem}
+h2{margin-top:2.5rem;border-bottom:1px solid #ccc;padding-bottom:.2rem}
 table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem}
 th,td{border:1px solid #ccc;padding:.3rem .5rem;vertical-align:top;text-align:left}
 th{background:#f3f3f3}
@@ -267,8 +273,12 @@ def render_html(entries, out: str = "") -> str:
              "<h2>Summary</h2>",
              '<table class="summary"><thead><tr><th>experiment</th><th>claim</th><th>verdict</th>'
              "<th>deciding numbers</th><th>seeds</th><th>time</th></tr></thead><tbody>"]
+    section = None
     for e in entries:
         o = e.outcome
+        if registry.section_of(e.id) != section:
+            section = registry.section_of(e.id)
+            parts.append(f'<tr class="section"><th colspan="6">{_e(section)}</th></tr>')
         parts.append(
             f'<tr><td><a href="#exp-{_e(e.id)}">{_e(e.id)}</a></td><td>{_e(e.claim)}</td>'
             f"<td>{_badge(_label(o))}{' ' + _e(_sanity_text(o)) if _sanity_text(o) else ''}</td>"
@@ -282,7 +292,7 @@ def render_html(entries, out: str = "") -> str:
         if e.claim:
             parts.append(f'<p class="claim">{_e(e.claim)}</p>')
         if e.source:
-            parts.append(f"<p>Source: {_e(', '.join(e.source))} (lecture notes in shared/seeds)</p>")
+            parts.append(f"<p>Source: {_e(', '.join(e.source))} (the lecture notes it comes from)</p>")
         parts.append(f"<p>Verdict: {_badge(_label(o))}</p>")
         if e.note:
             parts.append(f'<p class="note">{_e(e.note)}</p>')

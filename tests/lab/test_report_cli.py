@@ -111,3 +111,23 @@ def test_cli_bad_input(tmp_path, toys, capsys):
     assert deeprecipe_main(["lab", "run", "toy-ok", "--jobs", "0"]) == 2
     assert deeprecipe_main(["lab", "report", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_summary_groups_experiments_under_the_claims_sections():
+    from deeprecipe.lab.experiment import Verdict
+    from deeprecipe.lab.report import Entry, markdown_summary, render_html
+    from deeprecipe.lab.runner import Outcome
+
+    def entry(exp_id):
+        return Entry(exp_id, Outcome(exp_id, "ok", verdict=Verdict("holds", {"x": 1.0}, "x > 0"), seeds=[0]))
+    entries = [entry("deep-sigmoid"), entry("relu-fixes-depth"), entry("overfit"), entry("toy-ok")]
+    md = markdown_summary(entries)
+    heads = [line for line in md.splitlines() if line.startswith("| **")]
+    assert heads == ["| **A. Getting good results on training data** | | | | |",
+                     "| **C. Getting good results on test data** | | | | |",
+                     "| **Other experiments** | | | | |"]
+    assert md.index("deep-sigmoid") < md.index("relu-fixes-depth") < md.index("C. Getting") < md.index("overfit")
+    html_text = render_html(entries)
+    assert html_text.count('<tr class="section">') == 3
+    assert registry.section_of("fizzbuzz").startswith("D.") and registry.section_of("nope") == "Other experiments"
+    assert len(registry.CLAIMS_ORDER) == len(set(registry.CLAIMS_ORDER)) == 42
