@@ -15,7 +15,6 @@ puts them in order::
 """
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 import warnings
@@ -53,7 +52,7 @@ def resolve_optimizer(optimizer, model, lr=None, capturable=False):
     if not params:
         raise ValueError("the model has no parameters to train")
     kw = {} if lr is None else {"lr": float(lr)}
-    if capturable and "capturable" in inspect.signature(optim.get_optimizer(optimizer.split(":")[0])).parameters:
+    if capturable and "capturable" in optim.OPTIMIZERS.parameters(optimizer.partition(":")[0]):
         kw["capturable"] = True
     return optim.create(optimizer, params, **kw)
 
