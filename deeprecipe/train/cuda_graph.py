@@ -56,6 +56,15 @@ from .step import step_arrays
 _NOT_FROZEN = ("params", "lr", "initial_lr")   # keys a replay may see change (lr is read from the device)
 
 
+def _cupy():
+    """The cupy module or None (one indirection, so tests can stand in for CuPy)."""
+    return backend.cupy_module()
+
+
+def _on_gpu(a) -> bool:
+    return backend.is_cupy_array(a)
+
+
 class CudaGraphError(RuntimeError):
     """The training step cannot be captured or replayed as a CUDA graph; the message says
     why and what to do."""
@@ -69,9 +78,9 @@ def unsupported_reasons(model, optimizer) -> list:
     params = list(model.parameters())
     if not params:
         reasons.append("the model has no parameters")
-    if backend.cupy_module() is None:
+    if _cupy() is None:
         reasons.append("CuPy with a visible GPU is not available (install the 'gpu' extra on a CUDA machine)")
-    elif params and not all(backend.is_cupy_array(p.data) for p in params):
+    elif params and not all(_on_gpu(p.data) for p in params):
         reasons.append("the model's parameters are NumPy arrays on the CPU; move the model to the GPU first "
                        "(model.to('cuda'))")
     if not hasattr(optimizer, "capturing") or not hasattr(optimizer, "sync_lr"):
@@ -149,7 +158,7 @@ class StaticBatch:
 
 
 def _copy_into(dst, src) -> None:
-    if backend.is_cupy_array(dst) and not backend.is_cupy_array(src):
+    if _on_gpu(dst) and not _on_gpu(src):
         dst.set(np.ascontiguousarray(src, dtype=dst.dtype))   # host -> device, outside any capture
     else:
         dst[...] = src
@@ -204,7 +213,7 @@ class CudaGraphStep:
             raise CudaGraphError("cannot capture the training step as a CUDA graph: " + "; ".join(reasons))
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.warmup = int(warmup)
-        self._cp = backend.cupy_module()
+        self._cp = _cupy()
         self.batch = StaticBatch(self._cp)
         self.calls = 0
         self.graph = None

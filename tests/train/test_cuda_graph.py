@@ -212,3 +212,162 @@ def test_fit_cuda_graph_builds_a_named_optimizer_capturable():
     assert train.Trainer(model, optimizer="adam").optimizer.param_groups[0]["capturable"] is False
     with pytest.raises(TypeError, match="cuda_graph"):
         train.Trainer(model, cuda_graph="yes")
+
+
+# ---------------------------------------------------------------------------- the runner, with CuPy emulated
+class _Event:
+    pass
+
+
+class _Stream:
+    def __init__(self, non_blocking=False):
+        self.non_blocking = non_blocking
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def record(self):
+        return _Event()
+
+    def wait_event(self, event):
+        pass
+
+    def synchronize(self):
+        pass
+
+
+class _FakeCuda:
+    Stream = _Stream
+
+    @staticmethod
+    def get_current_stream():
+        return _Stream()
+
+    class MemoryPool:
+        def malloc(self, nbytes):  # pragma: no cover - NumPy allocates by itself
+            raise AssertionError
+
+    @staticmethod
+    def using_allocator(alloc):
+        import contextlib
+        return contextlib.nullcontext()
+
+
+class _FakeCupy:
+    """Just what CudaGraphStep asks of CuPy, on NumPy arrays."""
+
+    cuda = _FakeCuda
+    empty = staticmethod(np.empty)
+
+
+class _EmulatedGraph:
+    """A "graph" whose launch re-runs the captured step the way a replay runs: no Python
+    writes the lr (the optimizer is in capture mode, so the step reads the device lr that
+    the runner wrote), and the results land in the arrays the capture returned.  The
+    capture itself ran the step once (NumPy cannot record), so the first launch is skipped."""
+
+    def __init__(self, fn, result, optimizer, log):
+        self.fn, self.result, self.optimizer, self.log = fn, result, optimizer, log
+        self.first = True
+
+    def launch(self, stream=None):
+        self.log.append("launch")
+        if self.first:
+            self.first = False
+            return
+        self.optimizer._capturing = True
+        try:
+            out, loss = self.fn()
+        finally:
+            self.optimizer._capturing = False
+        self.result[0][...] = out
+        self.result[1][...] = loss
+
+
+@pytest.fixture
+def emulated_cupy(monkeypatch):
+    log = []
+    monkeypatch.setattr(G, "_cupy", lambda: _FakeCupy)
+    monkeypatch.setattr(G, "_on_gpu", lambda a: isinstance(a, np.ndarray))
+
+    def capture(stream, fn):
+        log.append("capture")
+        assert not config.Config.host_checks, "the capture must skip host-reading checks"
+        result = fn()
+        # the step's optimizer: found through the closure's free variables
+        opt = next(c.cell_contents for c in fn.__closure__ if hasattr(c.cell_contents, "capturing"))
+        assert opt._capturing, "the step must be captured inside optimizer.capturing()"
+        return _EmulatedGraph(fn, result, opt, log), result
+
+    monkeypatch.setattr(G, "capture", capture)
+    return log
+
+
+def test_runner_warms_up_captures_once_then_replays_like_eager(emulated_cupy):
+    """The orchestration: ``warmup`` eager calls, one capture, then launches; the lr of a
+    schedule reaches every replay (through ``sync_lr``), and the trajectory is the eager one."""
+    x, y = _data(16 * 7)
+    runs = []
+    for graphed in (False, True):
+        model = nn.MLP([8, 16, 3], norm="batch", init="he", rng=0)
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, capturable=True)
+        sched = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+        step = G.CudaGraphStep(model, F.softmax_cross_entropy, opt, warmup=2) if graphed else None
+        losses = []
+        for k in range(7):
+            xb, yb = x[16 * k:16 * (k + 1)], y[16 * k:16 * (k + 1)]
+            if graphed:
+                out, loss = step(xb, yb)
+            else:
+                out, loss = step_arrays(model, F.softmax_cross_entropy, opt, xb, yb)
+            losses.append(float(loss))
+            sched.step()
+        runs.append((losses, _weights(model)))
+    assert emulated_cupy == ["capture"] + ["launch"] * 5
+    assert step.captured and step.calls == 7
+    assert runs[1][0] == runs[0][0]
+    for k in runs[0][1]:
+        np.testing.assert_array_equal(runs[1][1][k], runs[0][1][k])
+
+
+def test_runner_refuses_a_changed_hyperparameter_or_a_rebound_parameter(emulated_cupy):
+    model = nn.MLP([8, 3], rng=0)
+    opt = optim.Adam(model.parameters(), capturable=True)
+    step = G.CudaGraphStep(model, F.softmax_cross_entropy, opt, warmup=1)
+    x, y = _data(16)
+    step(x, y)
+    step(x, y)
+    assert step.captured
+    opt.param_groups[0]["lr"] = 0.5          # allowed: read from the device
+    step(x, y)
+    opt.param_groups[0]["eps"] = 1e-6
+    with pytest.raises(G.CudaGraphError, match="'eps' of parameter group 0 changed"):
+        step(x, y)
+    opt.param_groups[0]["eps"] = 1e-8
+    p = next(iter(model.parameters()))
+    p.data = p.data.copy()
+    with pytest.raises(G.CudaGraphError, match="rebound"):
+        step(x, y)
+
+
+def test_fit_with_an_emulated_graph_equals_eager_fit(emulated_cupy):
+    """fit(cuda_graph=True): a per-step schedule, a last partial batch run eagerly (100 =
+    3 x 32 + 4), one capture per fit, no warning; the same bits as eager fit."""
+    x, y = _data(100)
+    results = []
+    for cg in (False, True):
+        model = nn.MLP([8, 16, 3], init="he", rng=0)
+        sched = train.LearningRateScheduler(lambda o: optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.7), "step")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            h = train.fit(model, (x, y), optimizer="adam", lr=1e-2, epochs=3, batch_size=32, seed=0, verbose=0,
+                          callbacks=[sched], cuda_graph=cg)
+        results.append((h.history, _weights(model)))
+    # 3 epochs x 3 full batches: 3 warm-up calls, one capture, 6 launches; partial batches eager
+    assert emulated_cupy == ["capture"] + ["launch"] * 6
+    assert results[1][0] == results[0][0]
+    for k in results[0][1]:
+        np.testing.assert_array_equal(results[1][1][k], results[0][1][k])
