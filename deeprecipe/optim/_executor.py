@@ -197,6 +197,7 @@ class FlatBuffer:
         for k, a in self.dscal.items():
             a[...] = self.xp.asarray(self.scal[k])
         self._lr_host = None
+
     # ------------------------------------------------------------------ buffers
     def state_array(self, name: str, init: float = 0.0):
         a = self.state.get(name)

@@ -294,10 +294,10 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        if self._any_capturable and not self._capturing:
+            self.sync_lr()   # a schedule's new lr into the device arrays (in a capture: by the runner)
         # Gradient transforms need every gradient first; without them the executor copies
         # the gradients block by block, right before each block's update.
-        if self._any_capturable and not self._capturing:
-            self.sync_lr()
         work = self._collect(eager=bool(self.transforms))
         for t in self.transforms:
             t.apply(self, work)
