@@ -26,10 +26,13 @@ How the step is made replayable:
   arrays are allocated before the capture (no lazy allocation is recorded).
 * **memory**: the capture runs with a private CuPy ``MemoryPool`` as the allocator
   (``cupy.cuda.using_allocator``).  Every array the captured step allocates (activations,
-  gradients, temporaries) comes from that pool, and nothing outside a capture ever
-  allocates from it, so the addresses the graph writes at each replay are never handed to
-  other arrays (torch keeps a private pool per graph for the same reason).  The capture
-  uses CuPy's default relaxed mode, in which the pool may still call ``cudaMalloc``.
+  gradients, temporaries) comes from that pool, and nothing outside the last warm-up step
+  and the capture ever allocates from it, so the addresses the graph writes at each replay
+  are never handed to other arrays (torch keeps a private pool per graph for the same
+  reason).  The last warm-up step already runs on the capture stream with that pool (as
+  torch warms up on a side stream), so the pool holds blocks of the sizes the step needs
+  and the capture is served from them; where it still has to grow, CuPy's default relaxed
+  capture mode lets it call ``cudaMalloc``.
 * **gradients**: ``step_arrays`` sets them to None before backward, so each replay's
   backward writes them afresh into the graph's buffers; nothing accumulates.
 * **the optimizer must be capturable** (``capturable=True``: step counts, bias corrections
@@ -237,7 +240,9 @@ class CudaGraphStep:
         if self.graph is None:
             if self.calls < self.warmup:
                 self.calls += 1
-                return step_arrays(self.model, self.loss_fn, self.optimizer, self.batch.x, self.batch.y)
+                if self.calls < self.warmup:
+                    return step_arrays(self.model, self.loss_fn, self.optimizer, self.batch.x, self.batch.y)
+                return self._last_warmup()
             self._capture()
         else:
             self._check_unchanged()
@@ -246,14 +251,26 @@ class CudaGraphStep:
         self.calls += 1
         return self._keep[0], self._keep[1]
 
+    def _last_warmup(self):
+        """The last eager warm-up step, on the capture stream and with the graph's private
+        pool, so that the pool holds the blocks the captured step will ask for."""
+        cp = self._cp
+        # The capture stream may not be the legacy default stream; replays go to the
+        # caller's current stream, so they are ordered with the caller's other work.
+        self._stream = cp.cuda.Stream(non_blocking=True)
+        self._pool = cp.cuda.MemoryPool()
+        current = cp.cuda.get_current_stream()
+        self._stream.wait_event(current.record())    # after the batch was copied in
+        with cp.cuda.using_allocator(self._pool.malloc), self._stream:
+            result = step_arrays(self.model, self.loss_fn, self.optimizer, self.batch.x, self.batch.y)
+        current.wait_event(self._stream.record())    # the caller reads the results on its stream
+        return result
+
     def _capture(self) -> None:
         cp = self._cp
         opt = self.optimizer
-        # The capture stream may not be the legacy default stream; replays go to the
-        # caller's current stream, so they are ordered with the caller's other work.
-        stream = cp.cuda.Stream(non_blocking=True)
+        stream, pool = self._stream, self._pool
         stream.wait_event(cp.cuda.get_current_stream().record())
-        pool = cp.cuda.MemoryPool()
         with cp.cuda.using_allocator(pool.malloc), stream, no_host_checks(), opt.capturing():
             graph, (out, loss) = capture(
                 stream, lambda: step_arrays(self.model, self.loss_fn, opt, self.batch.x, self.batch.y))
@@ -263,7 +280,7 @@ class CudaGraphStep:
         self._keep = (out, loss, [p.grad for p in params])
         self._datas = [p.data for p in params]
         self._frozen = frozen_hyperparameters(opt)
-        self._pool, self._stream, self.graph = pool, stream, graph
+        self.graph = graph
 
     def _check_unchanged(self) -> None:
         changed = changed_hyperparameters(self._frozen, self.optimizer)
