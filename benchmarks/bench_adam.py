@@ -5,7 +5,9 @@
 Both optimizers update the same model shapes (784-1024-200-10 MLP, 1,010,850 parameters,
 6 tensors) from gradients already in ``.grad``; deeprecipe's time includes everything its
 ``step()`` does (checking and reading the ``.grad`` arrays, the cache-blocked update of its
-flat buffer, the periodic denormal flush).  ``--block-bytes`` compares block sizes.
+flat buffer, the periodic denormal flush).  ``--block-bytes`` compares block sizes;
+``--capturable`` also times ``Adam(capturable=True)`` (step count, bias corrections and lr
+in arrays, as for CUDA-graph capture) to show what that mode costs on the CPU.
 torch runs its single-tensor, ``foreach`` and (where the build supports it on CPU)
 ``fused`` implementations.  Timings are interleaved and the
 median of ``--repeats`` trials of ``--steps`` steps is reported; the ratio is
@@ -46,6 +48,8 @@ def main(argv=None) -> int:
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     ap.add_argument("--block-bytes", default="",
                     help="comma-separated Optimizer.block_bytes values to compare (0 = no blocking)")
+    ap.add_argument("--capturable", action="store_true",
+                    help="also time Adam(capturable=True) (device-array step counts and lr)")
     args = ap.parse_args(argv)
     try:
         import torch
@@ -73,6 +77,11 @@ def main(argv=None) -> int:
         ours = optim.Adam(ours_params, lr=1e-3)
         ours.block_bytes = bb or None
         runners["deeprecipe" if not runners else f"deeprecipe block={bb}"] = ours.step
+    if args.capturable:
+        cap_params = [Parameter(d.copy()) for d in data]
+        for p, g in zip(cap_params, grads):
+            p.grad = g
+        runners["deeprecipe capturable"] = optim.Adam(cap_params, lr=1e-3, capturable=True).step
     for impl in ("single", "foreach", "fused"):
         tp = [torch.tensor(d.copy(), requires_grad=True) for d in data]
         for p, g in zip(tp, grads):
@@ -100,6 +109,8 @@ def main(argv=None) -> int:
     for k, t in med.items():
         print(f"  {k:<16s} {t * 1e3:8.3f} ms/step")
     ref = med["deeprecipe"]
+    if "deeprecipe capturable" in med:
+        print(f"  capturable=True / capturable=False = {med['deeprecipe capturable'] / ref:.3f}")
     for k, t in med.items():
         if k.startswith("torch"):
             print(f"  ratio {k} / deeprecipe = {t / ref:.2f}x")

@@ -1,4 +1,5 @@
-"""Global switches: whether operations record a graph for backpropagation."""
+"""Global switches: whether operations record a graph for backpropagation, and whether ops may
+read device values on the host to check their inputs."""
 from __future__ import annotations
 
 import contextlib
@@ -6,6 +7,7 @@ import contextlib
 
 class Config:
     enable_backprop = True
+    host_checks = True   # ops may read values on the host to validate inputs (e.g. label ranges)
 
 
 def is_grad_enabled() -> bool:
@@ -29,3 +31,10 @@ def no_grad():
 
 def enable_grad():
     return using_config("enable_backprop", True)
+
+
+def no_host_checks():
+    """Context manager under which ops skip input checks that read device values on the host
+    (label ranges of the cross-entropy losses): a CUDA graph capture may not synchronize with
+    the host.  The caller checks its inputs itself (``fit`` checks every label before training)."""
+    return using_config("host_checks", False)

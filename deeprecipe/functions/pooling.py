@@ -134,7 +134,7 @@ class MaxPool2d(Function):
         # maximum set to NaN, which equals nothing), so ties go to the first maximum.
         rem = self.y.copy()
         last = kh * kw - 1
-        nan = xp.asarray(xp.nan, dtype=rem.dtype)
+        nan = xp.full((), xp.nan, dtype=rem.dtype)   # a fill kernel, not a host copy (CUDA-graph capturable)
         for i in range(kh):
             for j in range(kw):
                 hit = xpad[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] == rem

@@ -6,7 +6,9 @@ torch.optim-like: ``opt = Adam(model.parameters(), lr=1e-3)``; ``opt.zero_grad()
 mutable lr that schedulers change; ``state_dict()`` / ``load_state_dict()`` round-trip
 exactly.  Every update is a few whole-array in-place operations on one flat buffer per
 group (see ``_executor.py``); each named optimizer is a chain of small update rules
-(``rule.py``).
+(``rule.py``).  ``capturable=True`` (Adam, AdamW, SGD, SGDW; torch's option) keeps the step
+counts, bias corrections and lr in device arrays so that a CUDA graph can replay the step
+(``deeprecipe.train.cuda_graph``).
 
 =====================  ==========================================  ======================
 optimizer              paper                                        semantics of

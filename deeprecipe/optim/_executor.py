@@ -19,7 +19,10 @@ It owns, for the parameters of one group that share a dtype and a device (a ``Fl
 * cache blocking: on the CPU a run is updated in blocks of ``block_bytes`` per array, so a
   chain's dozen passes read main memory once;
 * denormal flushing of the state (``flush_denormals``);
-* running a chain of rules (``rule.py``) on each block: ``run_chain``.
+* running a chain of rules (``rule.py``) on each block: ``run_chain``;
+* for a capturable group (torch's ``capturable=True``), the device copies of the step
+  counts and of the lr (``dscal``, ``lr``), updated by array ops only, so that a CUDA graph
+  of the step reads them at every replay (see ``FlatBuffer``).
 
 A buffer owns, for its parameters ``p_0 .. p_{n-1}`` (sizes ``s_j``, total ``N``):
 ``data`` (N,) the parameters, ``grad`` (N,) staged gradients, ``state`` name -> (N,)
@@ -29,8 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_array_module, is_cupy_array
-from .rule import Scale
+from ..backend import get_array_module, is_cupy_array, to_device
+from .rule import Scale, as_scalar
 
 
 def _pointer(a) -> int:
@@ -119,9 +122,16 @@ class FlatBuffer:
     Public read-only attributes (for wrappers such as Lookahead and for diagnostics):
     ``data`` (the flat parameters), ``params``, ``keys`` (parameter indices in the
     optimizer), ``shapes``, ``offsets`` (``data[offsets[j]:offsets[j+1]]`` is parameter j),
-    ``dtype``, ``xp``; ``bind()`` re-attaches parameters whose ``.data`` was rebound."""
+    ``dtype``, ``xp``; ``bind()`` re-attaches parameters whose ``.data`` was rebound.
 
-    def __init__(self, params, keys, scalar_init: dict):
+    With ``capturable=True`` the scalar state also lives on the parameters' device:
+    ``dscal`` name -> (n,) float64 (the step counts: the truth, incremented by an array op
+    at each update) and ``lr`` () float64 (the group's lr, written by ``write_lr`` outside a
+    graph capture).  ``scal`` then only mirrors them on the host for splitting runs (it
+    advances with eager steps, not with graph replays) and is refreshed from the device by
+    ``pull_scalars`` whenever the host needs the counts (``state_dict``)."""
+
+    def __init__(self, params, keys, scalar_init: dict, capturable: bool = False):
         self.params = list(params)
         self.keys = list(keys)
         first = self.params[0].data
@@ -152,6 +162,41 @@ class FlatBuffer:
         self.scalar_init = dict(scalar_init)
         self.scal = {k: np.full(len(self.params), v, dtype=np.float64) for k, v in scalar_init.items()}
         self.uniform = True  # all scalar states equal across the segment's parameters
+        self.capturable = bool(capturable)
+        if self.capturable:
+            # float64 whatever the parameters' dtype: counts stay exact and the derived
+            # scalars (bias corrections) are computed as in the host's double precision
+            self.dscal = {k: self.xp.full(len(self.params), v, dtype=np.float64) for k, v in scalar_init.items()}
+            self.lr = self.xp.zeros((), dtype=np.float64)
+            self._lr_host = None
+
+    # ------------------------------------------------------------------ capturable scalars
+    def write_lr(self, lr) -> None:
+        """Copy the group's lr into the device array ``self.lr`` (only when it changed: a
+        schedule's new value costs one tiny host-to-device write, no synchronization)."""
+        if lr != self._lr_host:
+            self.lr.fill(float(lr))
+            self._lr_host = lr
+
+    def device_step(self, i: int):
+        """Parameter ``i``'s step count as a 0-d view of ``dscal['step']`` (a device value)."""
+        return self.dscal["step"][i:i + 1].reshape(())
+
+    def count_device(self, run) -> None:
+        """Count the step of a run's parameters on the device (before its update, as torch)."""
+        self.dscal["step"][run.i0:run.i1] += 1
+
+    def pull_scalars(self) -> None:
+        """Refresh the host mirror ``scal`` from the device counts (synchronizes)."""
+        for k, a in self.dscal.items():
+            self.scal[k][...] = to_device(a, "cpu")
+        self.refresh_uniform()
+
+    def push_scalars(self) -> None:
+        """Write the host's ``scal`` to the device counts (after ``load_state_dict``)."""
+        for k, a in self.dscal.items():
+            a[...] = self.xp.asarray(self.scal[k])
+        self._lr_host = None
 
     # ------------------------------------------------------------------ buffers
     def state_array(self, name: str, init: float = 0.0):
@@ -380,20 +425,30 @@ class Chain:
 _EXEC = "executor"   # the executor's own scratch key
 
 
+def _is(c, value: float) -> bool:
+    """Whether the scalar ``c`` is known on the host to equal ``value`` (a device scalar of a
+    capturable step never is: comparing it would synchronize)."""
+    return isinstance(c, (float, int)) and c == value
+
+
 def run_chain(chain: Chain, hp: dict, run, group_state: dict) -> None:
-    """θ ← θ + c·u after passing the run's gradient through the chain's rules."""
+    """θ ← θ + c·u after passing the run's gradient through the chain's rules.
+
+    For a capturable buffer, ``step`` is the device count and ``c`` may be a device scalar;
+    it is then cast to the parameters' dtype before it meets an array (``as_scalar``)."""
     seg = run.seg
     xp = seg.xp
     u = run.grad
     c = 1.0
-    step = run.step
+    cap = seg.capturable
+    step = seg.device_step(run.i0) if cap else run.step
     for i, rule in enumerate(chain.rules):
         if chain.scales[i]:
             c *= rule.factor(hp, step)
             continue
-        if c != 1.0:   # a pending scalar before a rule that needs the values
+        if not _is(c, 1.0):   # a pending scalar before a rule that needs the values
             out = u if seg.owns(u) else run.tmp(_EXEC)
-            xp.multiply(u, c, out=out)
+            xp.multiply(u, as_scalar(c, u) if cap else c, out=out)
             u, c = out, 1.0
         elif chain.writes[i] and not seg.owns(u):
             out = run.tmp(_EXEC)
@@ -406,25 +461,34 @@ def run_chain(chain: Chain, hp: dict, run, group_state: dict) -> None:
             u, c = r
         else:
             u = r
-    if c == 1.0:
+    if _is(c, 1.0):
         run.param += u
-    elif c == -1.0:
+    elif _is(c, -1.0):
         run.param -= u
     else:
         out = u if seg.owns(u) else run.tmp(_EXEC)
-        xp.multiply(u, c, out=out)
+        xp.multiply(u, as_scalar(c, u) if cap else c, out=out)
         run.param += out
 
 
 def update_group(rules, hp: dict, runs, block_bytes, group_state: dict) -> None:
     """Run the group's chain over its runs, block by block where every rule allows it,
-    fetching deferred gradients right before each block (see ``FlatBuffer.fill_grad``)."""
+    fetching deferred gradients right before each block (see ``FlatBuffer.fill_grad``).
+
+    A capturable buffer counts the step on the device first and hands its rules the
+    device lr (``hp['lr']`` is then ``seg.lr``)."""
     chain = Chain(rules, hp)
     for run in runs:
-        n = run.seg.block_elems(block_bytes) if chain.blockwise else None
+        seg = run.seg
+        rhp = hp
+        if seg.capturable:
+            seg.count_device(run)
+            rhp = dict(hp)
+            rhp["lr"] = seg.lr
+        n = seg.block_elems(block_bytes) if chain.blockwise else None
         for block in run.blocks(n):
-            block.grad = block.seg.fill_grad(block.lo, block.hi, chain.direct)
-            run_chain(chain, hp, block, group_state)
+            block.grad = seg.fill_grad(block.lo, block.hi, chain.direct)
+            run_chain(chain, rhp, block, group_state)
     if runs:
         for rule in chain.rules:
             rule.finish_group(group_state, hp, runs[0].step)

@@ -76,4 +76,5 @@ COMMON = {
     "centered": boolean,
     "maximize": boolean,
     "decoupled_weight_decay": boolean,
+    "capturable": boolean,
 }

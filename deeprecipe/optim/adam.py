@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from . import _validate as V
 from .optimizer import Optimizer, hyperparameters
-from .rule import AddL2, DecayWeights, Maximize, Rule, ScaleByLR, ema_sq_, lerp_, second_moment_
+from .rule import AddL2, DecayWeights, Maximize, Rule, ScaleByLR, as_scalar, ema_sq_, lerp_, second_moment_
 
 
 def adam_moments_(exp_avg, exp_avg_sq, g, beta1: float, beta2: float, step: int, tmp, xp) -> tuple:
@@ -41,6 +41,7 @@ class ScaleByAdam(Rule):
 
     state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     checks = {"betas": V.betas, "eps": V.non_negative, "amsgrad": V.boolean}
+    capturable = True   # bc1, bc2 are array arithmetic on the step count when it is a device array
 
     def update(self, u, state, params, step, hp):
         beta1, beta2 = hp["betas"]
@@ -50,7 +51,7 @@ class ScaleByAdam(Rule):
                                 hp["amsgrad"], xp)
         bc2_sqrt = bc2 ** 0.5
         xp.sqrt(second, out=tmp)
-        tmp += hp["eps"] * bc2_sqrt
+        tmp += as_scalar(hp["eps"] * bc2_sqrt, tmp)
         xp.divide(state["exp_avg"], tmp, out=tmp)
         return tmp, bc2_sqrt / bc1
 
@@ -62,12 +63,17 @@ class Adam(Optimizer):
         lr: γ (1e-3).  betas: (β1, β2) = (0.9, 0.999).  eps: ε (1e-8).
         weight_decay: λ, coupled L2 (added to g, then divided by √v̂+ε like the gradient).
         amsgrad: keep the running maximum of v.
+        capturable: keep the step count, the bias corrections and the lr in device arrays
+            updated by array ops only (torch's ``capturable``), so that the step can be
+            captured in a CUDA graph and replayed (``deeprecipe.train.cuda_graph``); same
+            trajectory as ``capturable=False``.
     """
 
     rules = (Maximize(), AddL2(), DecayWeights(always=False), ScaleByAdam(), ScaleByLR())
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
-                 maximize=False, decoupled_weight_decay=False, transforms=None, denormal_guard=16):
+                 maximize=False, decoupled_weight_decay=False, capturable=False, transforms=None,
+                 denormal_guard=16):
         super().__init__(params, hyperparameters(locals()), transforms=transforms, denormal_guard=denormal_guard)
 
 
@@ -75,7 +81,7 @@ class AdamW(Adam):
     """torch.optim.AdamW: Adam with decoupled weight decay θ ← θ(1 − γλ) (default λ = 1e-2)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False, transforms=None, denormal_guard=16):
+                 maximize=False, capturable=False, transforms=None, denormal_guard=16):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         maximize=maximize, decoupled_weight_decay=True, transforms=transforms,
+                         maximize=maximize, decoupled_weight_decay=True, capturable=capturable, transforms=transforms,
                          denormal_guard=denormal_guard)

@@ -19,12 +19,21 @@ base class runs the chain through the private executor (``_executor.py``).  What
 * gradient transforms (``transforms=[...]``, see ``transforms.py``): applied, in order, to
   the gathered gradients before the chain of rules.
 
+Capturable optimizers (``capturable=True``, torch's name and meaning): the step counts, the
+bias corrections derived from them and the lr live in device arrays updated by array ops
+only (see ``rule.py`` and ``FlatBuffer``), so that the whole step can be captured in a CUDA
+graph (``deeprecipe.train.cuda_graph``).  ``group['lr']`` stays the one canonical lr:
+``step()`` copies it into the device array when it changed, and inside a capture
+(``capturing()``) the graph runner does so before each replay (``sync_lr``).  The option
+is per group like torch's; only optimizers whose every rule is capturable accept it.
+
 Semantics follow torch: a parameter whose ``.grad`` is ``None`` is skipped (its step count
 does not advance and its state is not created); ``step(closure)`` re-evaluates the loss.
 The optimizer never writes into ``p.grad``: it copies the gradients into its own buffer.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import numbers
 
@@ -117,10 +126,16 @@ class Optimizer:
         self._n_params = 0
         self.denormal_guard = int(denormal_guard)
         self._step_calls = 0
+        self._any_capturable = False
+        self._capturing = False
         for group in _as_groups(params):
             self.add_param_group(group)
         from .transforms import as_transform_list
         self.transforms = as_transform_list(transforms)
+        if self.transforms and self._any_capturable:
+            raise ValueError(f"{type(self).__name__}: capturable=True does not take gradient transforms "
+                             "(they read norms on the host); clip or regularize outside the captured step, "
+                             "or use capturable=False")
         for t in self.transforms:
             t.bind(self)
 
@@ -195,18 +210,60 @@ class Optimizer:
         for k, v in self.defaults.items():
             group[k] = values.get(k, v)
         self._check_group(group)
+        capturable = bool(group.get("capturable", False))
+        if capturable:
+            self._check_capturable(group, where)
 
         # One flat buffer per (dtype, device), parameters in group order within each.
         buckets: dict = {}
         for j, p in enumerate(params):
             buckets.setdefault((p.data.dtype.str, device_of(p.data)), []).append(j)
-        segs = [FlatBuffer([params[j] for j in idx], [self._n_params + j for j in idx], self._scalar_init)
+        segs = [FlatBuffer([params[j] for j in idx], [self._n_params + j for j in idx], self._scalar_init,
+                           capturable=capturable)
                 for idx in buckets.values()]
+        self._any_capturable = self._any_capturable or capturable
         self._param_ids |= ids
         self._n_params += len(params)
         self.param_groups.append(group)
         self._segments.append(segs)
         self._group_state.append(self._init_group_state(group))
+
+    def _check_capturable(self, group: dict, where: str) -> None:
+        bad = [type(r).__name__ for r in self.chain(group) if r.active(group) and not r.capturable]
+        if bad:
+            raise ValueError(
+                f"{type(self).__name__}{where}: capturable=True needs every rule of the update to work on "
+                f"device scalars, but {', '.join(bad)} reads the step count or the lr on the host; capturable "
+                "optimizers: Adam, AdamW, SGD and SGDW (form='torch')")
+
+    # ------------------------------------------------------------------ capturable
+    def sync_lr(self) -> None:
+        """Copy each capturable group's ``lr`` into its device array (only values that
+        changed).  ``step()`` does it itself; a CUDA-graph runner calls it before each
+        replay, since a replay runs no Python."""
+        for group, segs in zip(self.param_groups, self._segments):
+            for seg in segs:
+                if seg.capturable:
+                    seg.write_lr(group["lr"])
+
+    @contextlib.contextmanager
+    def capturing(self):
+        """The context a CUDA graph captures ``step()`` in: every group must be capturable;
+        the lr is not written (the graph reads the device array, which ``sync_lr`` fills
+        before each replay) and no host-scheduled maintenance (denormal flushing) is
+        recorded, so the graph is the same whichever step it was captured at."""
+        not_cap = [gi for gi, g in enumerate(self.param_groups) if not g.get("capturable", False)]
+        if not_cap:
+            raise ValueError(
+                f"{type(self).__name__}: parameter group(s) {not_cap} are not capturable; a step captured in a "
+                "CUDA graph would replay with the step count and lr of the capture. Build the optimizer with "
+                f"capturable=True, e.g. {type(self).__name__}(params, ..., capturable=True)")
+        self.sync_lr()
+        self._capturing = True
+        try:
+            yield self
+        finally:
+            self._capturing = False
 
     # ------------------------------------------------------------------ stepping
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -237,6 +294,8 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        if self._any_capturable and not self._capturing:
+            self.sync_lr()   # a schedule's new lr into the device arrays (in a capture: by the runner)
         # Gradient transforms need every gradient first; without them the executor copies
         # the gradients block by block, right before each block's update.
         work = self._collect(eager=bool(self.transforms))
@@ -251,7 +310,7 @@ class Optimizer:
         for _, _, seg, runs in work:
             seg.advance(runs)
         self._step_calls += 1
-        if self.denormal_guard and self._step_calls % self.denormal_guard == 0:
+        if self.denormal_guard and self._step_calls % self.denormal_guard == 0 and not self._capturing:
             for segs in self._segments:
                 for seg in segs:
                     seg.flush_denormals(seg.block_elems(self.block_bytes))
@@ -263,8 +322,15 @@ class Optimizer:
         and for diagnostics; see ``FlatBuffer`` for what they expose)."""
         return [(gi, seg) for gi, segs in enumerate(self._segments) for seg in segs]
 
+    def _pull_device_scalars(self) -> None:
+        for segs in self._segments:
+            for seg in segs:
+                if seg.capturable:
+                    seg.pull_scalars()
+
     def param_state(self, param) -> dict:
         """The state of one parameter as a dict of copies (``{}`` before its first step)."""
+        self._pull_device_scalars()
         for segs in self._segments:
             for seg in segs:
                 for j, p in enumerate(seg.params):
@@ -288,6 +354,7 @@ class Optimizer:
 
         ``state`` maps the parameter index (as a string) to its step count and state arrays;
         ``param_groups`` lists each group's hyperparameters and parameter indices."""
+        self._pull_device_scalars()
         state = {}
         for segs in self._segments:
             for seg in segs:
@@ -354,7 +421,9 @@ class Optimizer:
                                              f"but the parameter has shape {seg.shapes[j]}")
         for sg, g in zip(saved_groups, self.param_groups):
             for k, v in sg.items():
-                if k == "params":
+                # capturable is how this optimizer runs, not state: a checkpoint of either
+                # mode resumes exactly in the other
+                if k in ("params", "capturable"):
                     continue
                 if isinstance(g.get(k), tuple) and isinstance(v, (list, tuple)):
                     v = tuple(v)
@@ -378,6 +447,8 @@ class Optimizer:
                             arr = seg.state_array(sname, init)
                             arr[lo:hi] = seg.xp.asarray(np.asarray(value).reshape(-1), dtype=seg.dtype)
                 seg.refresh_uniform()
+                if seg.capturable:
+                    seg.push_scalars()
         self._group_state = [self._load_group_state(gi, gs) for gi, gs in
                              enumerate(state_dict.get("group_state", [{} for _ in self.param_groups]))]
         for t, ts in zip(self.transforms, transforms):

@@ -29,10 +29,34 @@ A rule returning one of its state arrays must not have it modified afterwards: t
 executor copies before handing it to a rule that writes its input.
 
 ``Scale`` rules (``factor(hp, step) -> float``) only multiply the update by a scalar.
+
+**Capturable rules** (``capturable = True``; torch's ``capturable=True``, see
+https://pytorch.org/docs/stable/generated/torch.optim.Adam.html): when the optimizer is
+built with ``capturable=True``, ``step`` is a 0-d array of the parameters' array module
+(float64, the count after this update) and ``hp['lr']`` a 0-d float64 array too, so that a
+CUDA graph captured once reads the current values at every replay instead of the numbers
+of the step it was captured in.  Such a rule computes every scalar it derives (bias
+corrections, 1 − γλ) with array arithmetic, never ``float()``/``int()``/``if`` on them,
+and passes a derived scalar to an in-place array op through ``as_scalar`` (which rounds it
+to the array's dtype exactly as NumPy/CuPy round a Python float, so both modes give the
+same bits).  A rule that needs the host's step count (NAdam's μ product, SWATS's switch,
+...) keeps ``capturable = False`` and the optimizer refuses ``capturable=True`` for it.
 """
 from __future__ import annotations
 
+from ..backend import get_array_module
 from . import _validate as V
+
+
+def as_scalar(x, like):
+    """``x`` ready for arithmetic with the array ``like``: a Python number as it is (the
+    normal path: NumPy/CuPy round it to ``like``'s dtype), anything else (a 0-d device array
+    or NumPy scalar computed from the capturable step count or lr) cast to ``like``'s dtype,
+    so that float32 updates round exactly as with the Python number."""
+    if type(x) is float or type(x) is int:
+        return x
+    xp = get_array_module(like)
+    return xp.asarray(x, dtype=like.dtype)
 
 
 class Rule:
@@ -42,6 +66,7 @@ class Rule:
     scalars: dict = {}          # per-parameter scalar state -> initial value
     checks: dict = {}           # hyperparameter name -> check (see _validate.py) for what it reads
     blockwise: bool = True      # False: called on whole runs (group-wide reductions), never on blocks
+    capturable: bool = False    # True: works with a device step count and lr (see the module docstring)
 
     def active(self, hp: dict) -> bool:
         """Whether the rule does anything for these hyperparameters (e.g. ``maximize=False``)."""
@@ -121,6 +146,7 @@ class Maximize(Rule):
     """g ← −g when the group's ``maximize`` is set (ascend instead of descend)."""
 
     checks = {"maximize": V.boolean}
+    capturable = True
 
     def active(self, hp):
         return bool(hp.get("maximize"))
@@ -138,6 +164,8 @@ class AddL2(Rule):
 
     torch's ``weight_decay`` in SGD, Adagrad, RMSprop, Adam; inside an adaptive rule it is
     divided by the same denominator as the gradient (AdamW's decoupled decay is not)."""
+
+    capturable = True
 
     def __init__(self, key: str = "weight_decay"):
         self.key = key
@@ -161,6 +189,8 @@ class DecayWeights(Rule):
     ``always=False`` (Adam, NAdam, RAdam) decays only when the group's
     ``decoupled_weight_decay`` is set, so that one class offers both forms as torch does."""
 
+    capturable = True
+
     def __init__(self, key: str = "weight_decay", always: bool = True):
         self.key = key
         self.always = always
@@ -171,7 +201,7 @@ class DecayWeights(Rule):
         return bool(hp.get(self.key)) and (self.always or bool(hp.get("decoupled_weight_decay")))
 
     def update(self, u, state, params, step, hp):
-        params *= 1 - hp["lr"] * hp[self.key]
+        params *= as_scalar(1 - hp["lr"] * hp[self.key], params)
         return u
 
 
@@ -179,6 +209,7 @@ class ScaleByLR(Scale):
     """u ← −γ·u with the group's current lr (the step down the gradient)."""
 
     checks = {"lr": V.non_negative}
+    capturable = True
 
     def factor(self, hp, step):
         return -hp["lr"]
@@ -186,10 +217,15 @@ class ScaleByLR(Scale):
 
 class Trace(Rule):
     """torch's momentum (``sgd.py``): b ← g on a parameter's first step, else
-    b ← μb + (1−τ)g; the update is b, or with Nesterov g + μb.  Inactive when μ = 0."""
+    b ← μb + (1−τ)g; the update is b, or with Nesterov g + μb.  Inactive when μ = 0.
+
+    Capturable (``step`` on the device): the first-step branch becomes arithmetic,
+    b ← μ'·b + τ'·g with (μ', τ') = (0, 1) on the first step and (μ, 1−τ) after it; the
+    buffer is 0 before the first step, so this is b ← g there (same bits otherwise)."""
 
     state_names = ("momentum_buffer",)
     checks = {"momentum": V.non_negative, "dampening": V.finite, "nesterov": V.boolean}
+    capturable = True
 
     def active(self, hp):
         return bool(hp["momentum"])
@@ -200,11 +236,16 @@ class Trace(Rule):
     def update(self, u, state, params, step, hp):
         buf, xp = state["momentum_buffer"], state.xp
         momentum = hp["momentum"]
-        if step == 1:
-            buf[...] = u
-        else:
-            buf *= momentum
-            add_scaled_(buf, u, 1 - hp["dampening"], state.tmp(0), xp)
+        if type(step) is int:
+            if step == 1:
+                buf[...] = u
+            else:
+                buf *= momentum
+                add_scaled_(buf, u, 1 - hp["dampening"], state.tmp(0), xp)
+        else:   # capturable: the step count is a device value, no host branch on it
+            first = step == 1
+            buf *= as_scalar(xp.where(first, 0.0, momentum), buf)
+            add_scaled_(buf, u, as_scalar(xp.where(first, 1.0, 1 - hp["dampening"]), buf), state.tmp(0), xp)
         if hp["nesterov"]:
             add_scaled_(u, buf, momentum, state.tmp(0), xp)
             return u

@@ -55,6 +55,8 @@ class SGD(Optimizer):
         maximize: ascend instead of descend.
         form: ``'torch'`` (buffer of gradients, scaled by the current lr) or ``'lecture'``
             (velocity v ← μv − γg, θ ← θ + v; no dampening).
+        capturable: step count and lr in device arrays, for CUDA-graph capture (``form='torch'``
+            only; see ``Adam``).
         transforms, denormal_guard: see ``Optimizer``.
     """
 
@@ -62,7 +64,7 @@ class SGD(Optimizer):
     _checks = {"form": V.choice({"torch", "lecture"})}
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
-                 maximize=False, form="torch", transforms=None, denormal_guard=16):
+                 maximize=False, form="torch", capturable=False, transforms=None, denormal_guard=16):
         self.rules = (Maximize(), self._decay, Trace(), ScaleByLR())
         self._lecture_rules = (Maximize(), self._decay, LectureMomentum())
         super().__init__(params, hyperparameters(locals()), transforms=transforms, denormal_guard=denormal_guard)
@@ -94,6 +96,7 @@ class SGDW(SGD):
     _decay = DecayWeights()
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
-                 maximize=False, transforms=None, denormal_guard=16):
+                 maximize=False, capturable=False, transforms=None, denormal_guard=16):
         super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                         nesterov=nesterov, maximize=maximize, transforms=transforms, denormal_guard=denormal_guard)
+                         nesterov=nesterov, maximize=maximize, capturable=capturable, transforms=transforms,
+                         denormal_guard=denormal_guard)

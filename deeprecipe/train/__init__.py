@@ -20,11 +20,12 @@ from .schedules import SCHEDULES  # noqa: F401
 from .checkpoint import load_checkpoint  # noqa: F401
 from .evaluation import evaluate, predict  # noqa: F401
 from .loop import Trainer, fit  # noqa: F401
+from .cuda_graph import CudaGraphError, CudaGraphStep  # noqa: F401
 from .config import TrainConfig  # noqa: F401
 
 __all__ = [
-    "fit", "evaluate", "predict", "Trainer", "History", "load_checkpoint", "get_loss", "LOSS_NAMES",
-    "LOSSES", "SCHEDULES",
+    "fit", "evaluate", "predict", "Trainer", "CudaGraphStep", "CudaGraphError", "History", "load_checkpoint",
+    "get_loss", "LOSS_NAMES", "LOSSES", "SCHEDULES",
     "TrainConfig", "Callback", "CallbackList", "ProgressBar", "EarlyStopping", "LearningRateScheduler", "LRScheduler",
     "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger", "TerminateOnNaN", "TerminateOnDivergence", "TensorBoard",
 ]

@@ -46,6 +46,8 @@ _HELP = {
                 "the best weights are restored",
     "checkpoint_every": "also checkpoint every this many optimizer steps (0: only at epoch ends)",
     "device": "cpu, or cuda (needs CuPy)",
+    "cuda_graph": "on the GPU, capture the training step as a CUDA graph and replay it (adam, adamw, sgd, sgdw; "
+                  "falls back to eager steps with a warning saying why where it cannot)",
     "out": "output folder (default runs/<data>-<model>-seed<seed>)",
     "threads": "BLAS threads (needs threadpoolctl; 0: leave as is)",
     "progress": "progress display: auto (tqdm on a terminal), bar, lines, none",
@@ -110,6 +112,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", default=argparse.SUPPRESS,
                    help="replace a run already in --out")
     p.add_argument("--standardize", action="store_true", default=argparse.SUPPRESS, help=_HELP["standardize"])
+    p.add_argument("--cuda-graph", action="store_true", default=argparse.SUPPRESS, help=_HELP["cuda_graph"])
     p.add_argument("--no-monitor", dest="monitor_every", action="store_const", const=0, default=argparse.SUPPRESS,
                    help="record no monitors (same as --monitor-every 0)")
     p.set_defaults(func=main)

@@ -102,10 +102,12 @@ class TrainConfig:
     doctor: str = "off"
     overwrite: bool = False
     resume: bool = False
+    cuda_graph: bool = False
 
     #: options that do not change the result, left out when comparing two runs (the
-    #: monitors only read the model: a probe forward in eval mode, without a graph)
-    RUNTIME_KEYS = ("out", "threads", "progress", "monitor_every", "doctor", "overwrite", "resume")
+    #: monitors only read the model: a probe forward in eval mode, without a graph; a
+    #: CUDA-graph replay is the eager step, and checkpoints resume across the two)
+    RUNTIME_KEYS = ("out", "threads", "progress", "monitor_every", "doctor", "overwrite", "resume", "cuda_graph")
 
     @classmethod
     def field_names(cls) -> list[str]:

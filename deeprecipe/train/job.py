@@ -167,6 +167,8 @@ def build_optimizer(cfg: TrainConfig, model):
             if key not in accepted:
                 raise ValueError(f"optimizer {cfg.optimizer!r} takes no {key}; leave {key} at {default}")
             kwargs[key] = value
+    if cfg.cuda_graph and "capturable" in accepted:
+        kwargs["capturable"] = True   # step counts and lr on the device, for the graph's replays
     return optim.create(cfg.optimizer, model.parameters(), **kwargs)
 
 
@@ -322,7 +324,7 @@ def run(cfg: TrainConfig) -> dict:
         atomic_write_text(os.path.join(out, "inputs.json"), json.dumps(inputs, indent=1) + "\n")
         callbacks = build_callbacks(cfg, out, steps) + build_monitors(cfg, data, inputs, steps)
         trainer = Trainer(model, loss="cross_entropy", optimizer=optimizer, metrics=["accuracy"],
-                          callbacks=callbacks, verbose=0)
+                          callbacks=callbacks, verbose=0, cuda_graph=cfg.cuda_graph)
         val = None if data.x_val is None else (data.x_val, data.y_val)
         history = trainer.fit((data.x_train, data.y_train), val, epochs=cfg.epochs, batch_size=cfg.batch_size,
                               seed=cfg.seed, resume_from=resume_from)

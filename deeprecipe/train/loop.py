@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -24,18 +25,21 @@ from .. import backend
 from .callbacks.base import CallbackList
 from .callbacks.progress import ProgressBar
 from .checkpoint import load_resume_state, save_trainer_checkpoint
+from .cuda_graph import CudaGraphError, CudaGraphStep
 from .evaluation import evaluate, iter_batches, predict, run_eval  # noqa: F401 - public names of this module
 from .history import History
 from .losses import get_loss
 from .metrics import resolve_metrics
-from .step import EpochSums, prepare_target, train_step
+from .step import EpochSums, prepare_target, step_arrays, train_step
 from .validation import as_array, callback_list, check_fit_arrays, model_device, model_dtype, prepare_batch
 
 
 # ---------------------------------------------------------------------------- inputs
-def resolve_optimizer(optimizer, model, lr=None):
+def resolve_optimizer(optimizer, model, lr=None, capturable=False):
     """An optimizer instance from a spec (``'adam'``, ``'sgd:momentum=0.9'``; any name in
-    ``optim.OPTIMIZERS``), built on ``model.parameters()``, or the instance itself."""
+    ``optim.OPTIMIZERS``), built on ``model.parameters()``, or the instance itself.
+    ``capturable=True`` builds a named optimizer in its capturable mode where it has one
+    (for ``cuda_graph=True``)."""
     if hasattr(optimizer, "step") and hasattr(optimizer, "param_groups"):
         if lr is not None:
             raise ValueError("lr= is for optimizers given by name; set the learning rate on the optimizer you built")
@@ -47,7 +51,10 @@ def resolve_optimizer(optimizer, model, lr=None):
     params = list(model.parameters())
     if not params:
         raise ValueError("the model has no parameters to train")
-    return optim.create(optimizer, params) if lr is None else optim.create(optimizer, params, lr=float(lr))
+    kw = {} if lr is None else {"lr": float(lr)}
+    if capturable and "capturable" in optim.OPTIMIZERS.parameters(optimizer.partition(":")[0]):
+        kw["capturable"] = True
+    return optim.create(optimizer, params, **kw)
 
 
 def _is_loader(obj) -> bool:
@@ -95,14 +102,23 @@ class Trainer:
     ``val_loss``/``val_<metric>`` (after the epoch, eval mode), and ``lr``: the first
     parameter group's rate after the epoch's last step (a per-step schedule has already
     moved it on; per-epoch callbacks such as ReduceLROnPlateau change it afterwards).
+
+    ``cuda_graph=True`` captures the training step as a CUDA graph and replays it (see
+    ``cuda_graph.py``; a named optimizer is then built with ``capturable=True``).  A batch
+    of another shape (a last partial batch) runs eagerly; where the step cannot be captured
+    (CPU arrays, no CuPy, a non-capturable optimizer, dropout, a host read inside the step)
+    a ``RuntimeWarning`` says why and training continues eagerly, with the same results.
     """
 
     def __init__(self, model, loss="cross_entropy", optimizer="adam", lr=None, metrics=("accuracy",),
-                 callbacks=None, verbose="auto"):
+                 callbacks=None, verbose="auto", cuda_graph=False):
+        if not isinstance(cuda_graph, bool):
+            raise TypeError(f"cuda_graph must be True or False, got {cuda_graph!r}")
         self.model = model
         self.loss = get_loss(loss)
         self.metrics = resolve_metrics(metrics, self.loss.kind)
-        self.optimizer = resolve_optimizer(optimizer, model, lr)
+        self.cuda_graph = cuda_graph
+        self.optimizer = resolve_optimizer(optimizer, model, lr, capturable=cuda_graph)
         callbacks = callback_list(callbacks)
         hist = [cb for cb in callbacks if isinstance(cb, History)]
         if len(hist) > 1:
@@ -252,8 +268,33 @@ class Trainer:
             raise ValueError(f"the checkpoint's optimizer or callback state does not fit this run "
                              f"({type(e).__name__}: {e}); resume with the same optimizer and callbacks") from None
 
+    def _graph_step(self):
+        """The ``CudaGraphStep`` for ``cuda_graph=True``, or None (with a warning saying why)."""
+        if not self.cuda_graph:
+            return None
+        try:
+            return CudaGraphStep(self.model, self.loss.fn, self.optimizer)
+        except CudaGraphError as e:
+            warnings.warn(f"fit(cuda_graph=True): training without a CUDA graph: {e}", RuntimeWarning, stacklevel=5)
+            return None
+
+    def _step(self, graph, xb, yb):
+        """One training step, replayed from the CUDA graph when there is one and the batch
+        has its shape; returns ``(output array, loss value, graph or None)``."""
+        if graph is not None and graph.accepts(xb, yb):
+            try:
+                out, loss = graph(xb, yb)
+                return out, float(loss), graph
+            except CudaGraphError as e:   # a failed capture ran nothing: this batch runs eagerly
+                warnings.warn(f"fit(cuda_graph=True): continuing without a CUDA graph: {e}", RuntimeWarning,
+                              stacklevel=5)
+                graph = None
+        out, loss = step_arrays(self.model, self.loss.fn, self.optimizer, xb, yb)
+        return out, float(loss), graph
+
     def _epochs(self, loader, start_batch, state, val_arrays, val_bs, device, dtype):
         model, opt, cbl = self.model, self.optimizer, self.callbacks
+        graph = self._graph_step()
         loss_fn = self.loss.fn
         metrics = self.metrics
         k = len(metrics)
@@ -281,7 +322,10 @@ class Trainer:
                 if has_bb:
                     cbl.call("on_train_batch_begin", b, {"batch": b, "size": n})
                 yb = prepare_target(yb, device, dtype)
-                out, lval = train_step(model, loss_fn, opt, prepare_batch(xb, device, dtype), yb)
+                if graph is None:
+                    out, lval = train_step(model, loss_fn, opt, prepare_batch(xb, device, dtype), yb)
+                else:
+                    out, lval, graph = self._step(graph, prepare_batch(xb, device, dtype), yb)
                 sums.add(metrics, out, yb, lval, n)
                 b += 1
                 self.batch = b
@@ -313,7 +357,7 @@ class Trainer:
 # ---------------------------------------------------------------------------- public API
 def fit(model, train, val=None, *, loss="cross_entropy", optimizer="adam", lr=None, epochs=1, batch_size=32,
         callbacks=None, metrics=("accuracy",), seed=None, shuffle=True, drop_last=False, resume_from=None,
-        verbose="auto", val_batch_size=None) -> History:
+        verbose="auto", val_batch_size=None, cuda_graph=False) -> History:
     """Train ``model`` and return its :class:`History` (Keras-style ``history.history``).
 
     Args:
@@ -337,6 +381,13 @@ def fit(model, train, val=None, *, loss="cross_entropy", optimizer="adam", lr=No
             optimizer and callbacks).
         verbose: 0 silent, 1 or ``'auto'`` a progress bar (tqdm on a terminal), 2 one line
             per epoch.
+        cuda_graph: on a GPU, capture the training step (forward, loss, backward, optimizer)
+            as a CUDA graph after 3 eager steps and replay it (one launch per step; see
+            :mod:`deeprecipe.train.cuda_graph`).  A named optimizer is built with
+            ``capturable=True``; an optimizer instance must be built so.  A last partial
+            batch runs eagerly.  Where the step cannot be captured (on the CPU, with dropout,
+            a non-capturable optimizer, a loss that reads the host) a ``RuntimeWarning``
+            says why and training runs eagerly.
 
     Raises:
         ValueError/TypeError: before anything runs or is written, for mismatched x/y
@@ -344,6 +395,6 @@ def fit(model, train, val=None, *, loss="cross_entropy", optimizer="adam", lr=No
         cannot take.
     """
     trainer = Trainer(model, loss=loss, optimizer=optimizer, lr=lr, metrics=metrics, callbacks=callbacks,
-                      verbose=verbose)
+                      verbose=verbose, cuda_graph=cuda_graph)
     return trainer.fit(train, val, epochs=epochs, batch_size=batch_size, seed=seed, shuffle=shuffle,
                        drop_last=drop_last, resume_from=resume_from, val_batch_size=val_batch_size)

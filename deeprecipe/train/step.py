@@ -74,12 +74,22 @@ class EpochSums:
         return s
 
 
-def train_step(model, loss_fn, optimizer, xb, yb):
-    """Forward, backward and one optimizer step on a prepared batch; returns
-    ``(output array, loss value)``."""
+def step_arrays(model, loss_fn, optimizer, xb, yb):
+    """Forward, backward and one optimizer step on a prepared batch, reading nothing back to
+    the host: returns ``(output array, loss array)`` (the loss 0-d).  This is the step a CUDA
+    graph captures (``cuda_graph.py``) and the body of ``train_step``, so the graph records
+    exactly the eager step.  Gradients are set to None before backward, so backward writes
+    them afresh (nothing accumulates from one step, or one graph replay, to the next)."""
     out = model(Tensor(xb))
     loss = loss_fn(out, yb)
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    return out.data, float(loss.data)
+    return out.data, loss.data
+
+
+def train_step(model, loss_fn, optimizer, xb, yb):
+    """Forward, backward and one optimizer step on a prepared batch; returns
+    ``(output array, loss value)``."""
+    out, loss = step_arrays(model, loss_fn, optimizer, xb, yb)
+    return out, float(loss)

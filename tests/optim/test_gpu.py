@@ -53,3 +53,31 @@ def test_gpu_transforms_and_state_dict_round_trip():
     params = [q for g in opt_cpu.param_groups for q in g["params"]]
     for i, p in enumerate(params):
         np.testing.assert_array_equal(opt_cpu.param_state(p)["exp_avg"], sd["state"][str(i)]["exp_avg"])
+
+
+CAPTURABLE = [c for c in CONFIGS if c.name in ("Adam", "AdamW", "SGD", "SGDW")]
+
+
+@pytest.mark.parametrize("cfg", CAPTURABLE, ids=lambda c: c.id)
+def test_gpu_capturable_trajectory_equals_cpu(cfg):
+    """capturable=True on the GPU (step counts, bias corrections and lr in CuPy arrays)
+    follows the CPU's normal-mode trajectory, under an lr changed every step."""
+    def run(xp, capturable):
+        rng = np.random.default_rng(0)
+        ps = [Parameter(xp.asarray(rng.standard_normal(s))) for s in [(30, 20), (20,), (7,)]]
+        opt = cfg.make([{"params": ps[:2]}, {"params": ps[2:]}], lr=0.01, capturable=capturable)
+        for k in range(25):
+            for p in ps:
+                p.grad = 0.5 * p.data + 0.01 * k
+            opt.step()
+            for g in opt.param_groups:
+                g["lr"] *= 0.95
+        return [dr.backend.to_device(p.data, "cpu") for p in ps], opt
+
+    cpu, _ = run(np, False)
+    gpu, opt = run(cp, True)
+    for a, b in zip(cpu, gpu):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+    (_, seg), *_ = opt.segments()
+    assert dr.backend.is_cupy_array(seg.dscal["step"]) and dr.backend.is_cupy_array(seg.lr)
+    assert opt.state_dict()["state"]["0"]["step"] == 25

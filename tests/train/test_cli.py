@@ -1,4 +1,5 @@
 """``deeprecipe train`` end to end on synthetic npz data (no download)."""
+import contextlib
 import csv
 import json
 
@@ -118,3 +119,19 @@ def test_bad_inputs_leave_no_output(tmp_path, capsys):
     np.savez(path, x_train=x, y_train=y)
     assert train("--data", f"npz:{path}", "--model", "cnn:4/8", "--out", tmp_path / "o2") == 2
     assert "needs images" in capsys.readouterr().err and not (tmp_path / "o2").exists()
+
+
+def test_cuda_graph_option_on_the_cpu_warns_and_gives_the_eager_run(tmp_path, npz, capsys):
+    """--cuda-graph builds the optimizer capturable; on the CPU it warns why there is no
+    graph and trains to the same weights as the eager run (same bits in float32)."""
+    outs = []
+    for extra in ((), ("--cuda-graph",)):
+        out = tmp_path / ("graph" if extra else "eager")
+        with pytest.warns(RuntimeWarning, match="without a CUDA graph") if extra else contextlib.nullcontext():
+            rc = train("--data", f"npz:{npz}", "--model", "mlp:16", "--epochs", 1, "--batch-size", 32, "--out", out,
+                       "--optimizer", "sgd", "--momentum", 0.9, *extra)
+        assert rc == 0, capsys.readouterr().err
+        outs.append(load(out / "checkpoints" / "last.npz")["model"])
+    assert json.loads((tmp_path / "graph" / "config.json").read_text())["cuda_graph"] is True
+    for k in outs[0]:
+        np.testing.assert_array_equal(outs[1][k], outs[0][k])
