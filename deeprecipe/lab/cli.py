@@ -55,6 +55,9 @@ def register(subparsers) -> None:
 
     prep = sub.add_parser("report", help="write report.html and report.md for a results directory")
     prep.add_argument("dir", help="results directory (the --out of `lab run`)")
+    prep.add_argument("--compare", metavar="DIR", default=None,
+                      help="another results directory (e.g. a --full run next to a --quick one): its verdicts "
+                           "(recomputed from its saved metrics) are shown beside these, marked where they differ")
     prep.set_defaults(func=cmd_report)
 
     pp = sub.add_parser("plot", help="redraw figures and verdicts from saved metrics (no training)")
@@ -126,11 +129,11 @@ def cmd_run(args) -> int:
     return status
 
 
-def _report(out: str, only=None) -> int:
+def _report(out: str, only=None, compare=None) -> int:
     from .report import markdown_summary, write_report
     from .storage import ResultsError
     try:
-        rep = write_report(out)
+        rep = write_report(out, compare=compare)
     except ResultsError as e:
         _err(str(e))
         return 2
@@ -144,7 +147,7 @@ def _report(out: str, only=None) -> int:
 
 
 def cmd_report(args) -> int:
-    return _report(args.dir)
+    return _report(args.dir, compare=args.compare)
 
 
 def cmd_plot(args) -> int:

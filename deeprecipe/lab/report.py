@@ -37,6 +37,29 @@ class Entry:
     durations: list = field(default_factory=list)
     environment: dict = field(default_factory=dict)
     note: str = ""
+    #: the same experiment in the results directory given to ``write_report(compare=...)``
+    other: Entry | None = None
+
+
+def attach_comparison(entries, other_out) -> int:
+    """Give each entry the same experiment's entry from ``other_out`` (another results
+    directory, typically the other preset: quick next to full); returns how many matched.
+    The other directory's verdicts are recomputed from its saved metrics too."""
+    others = {e.id: e for e in collect(other_out)}
+    n = 0
+    for e in entries:
+        e.other = others.get(e.id)
+        n += e.other is not None
+    return n
+
+
+def _other_text(e: Entry) -> str:
+    """``'full: holds (3 seeds)'``, with ``' — differs'`` when its verdict is not this one's."""
+    o = e.other
+    if o is None:
+        return ""
+    text = f"{o.preset or '?'}: {_label(o.outcome)} ({len(o.outcome.seeds)} seeds)"
+    return text + (" — differs" if _label(o.outcome) != _label(e.outcome) else "")
 
 
 def _figure_stale(exp_dir: str) -> bool:
@@ -178,15 +201,20 @@ def markdown_summary(entries, out: str = "") -> str:
              f"{t[INCONCLUSIVE]} inconclusive, {t['failed']} failed.", "",
              "| experiment | verdict | deciding numbers | seeds | time |",
              "|---|---|---|---|---|"]
+    compare = any(e.other is not None for e in entries)
+    if compare:
+        lines[-2:] = ["| experiment | verdict | deciding numbers | seeds | time | other run |",
+                      "|---|---|---|---|---|---|"]
     section = None
     for e in entries:
         o = e.outcome
         if registry.section_of(e.id) != section:
             section = registry.section_of(e.id)
-            lines.append(f"| **{section}** | | | | |")
+            lines.append(f"| **{section}** | | | | |" + (" |" if compare else ""))
         nums = _numbers_text(o, limit=4).replace("|", "\\|").replace("\n", " ")
         label = _label(o) + (f" ({_sanity_text(o)})" if _sanity_text(o) else "")
-        lines.append(f"| {e.id} | {label} | {nums} | {len(o.seeds)} | {_time(o.seconds)} |")
+        lines.append(f"| {e.id} | {label} | {nums} | {len(o.seeds)} | {_time(o.seconds)} |"
+                     + (f" {_other_text(e)} |" if compare else ""))
     failed = [e for e in entries if not e.outcome.ok]
     if failed:
         lines += ["", "## Failed", ""]
@@ -272,18 +300,21 @@ def render_html(entries, out: str = "") -> str:
              "with it.</p>",
              "<h2>Summary</h2>",
              '<table class="summary"><thead><tr><th>experiment</th><th>claim</th><th>verdict</th>'
-             "<th>deciding numbers</th><th>seeds</th><th>time</th></tr></thead><tbody>"]
+             "<th>deciding numbers</th><th>seeds</th><th>time</th>"]
+    compare = any(e.other is not None for e in entries)
+    parts[-1] += ("<th>other run</th>" if compare else "") + "</tr></thead><tbody>"
     section = None
     for e in entries:
         o = e.outcome
         if registry.section_of(e.id) != section:
             section = registry.section_of(e.id)
-            parts.append(f'<tr class="section"><th colspan="6">{_e(section)}</th></tr>')
+            parts.append(f'<tr class="section"><th colspan="{7 if compare else 6}">{_e(section)}</th></tr>')
         parts.append(
             f'<tr><td><a href="#exp-{_e(e.id)}">{_e(e.id)}</a></td><td>{_e(e.claim)}</td>'
             f"<td>{_badge(_label(o))}{' ' + _e(_sanity_text(o)) if _sanity_text(o) else ''}</td>"
             f"<td>{_e(_numbers_text(o, limit=4))}</td>"
-            f"<td>{len(o.seeds)}</td><td>{_e(_time(o.seconds))}</td></tr>")
+            f"<td>{len(o.seeds)}</td><td>{_e(_time(o.seconds))}</td>"
+            + (f"<td>{_e(_other_text(e))}</td>" if compare else "") + "</tr>")
     parts.append("</tbody></table>")
     for e in entries:
         o = e.outcome
@@ -294,6 +325,9 @@ def render_html(entries, out: str = "") -> str:
         if e.source:
             parts.append(f"<p>Source: {_e(', '.join(e.source))} (the lecture notes it comes from)</p>")
         parts.append(f"<p>Verdict: {_badge(_label(o))}</p>")
+        if e.other is not None:
+            parts.append(f'<p class="note">Other run ({_e(_other_text(e))}): '
+                         f"{_e(_numbers_text(e.other.outcome, limit=4))}</p>")
         if e.note:
             parts.append(f'<p class="note">{_e(e.note)}</p>')
         if o.error:
@@ -322,11 +356,14 @@ def render_html(entries, out: str = "") -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_report(out) -> dict:
+def write_report(out, compare=None) -> dict:
     """Write ``OUT/report.html`` and ``OUT/report.md``; returns their paths, the Markdown
-    text and the entries."""
+    text and the entries.  ``compare``: another results directory (e.g. the full preset's
+    next to the quick one's) whose verdicts are shown beside these, marked where they differ."""
     out = os.fspath(out)
     entries = collect(out)
+    if compare is not None:
+        attach_comparison(entries, os.fspath(compare))
     html_path = os.path.join(out, "report.html")
     md_path = os.path.join(out, "report.md")
     md = markdown_summary(entries, out)

@@ -131,3 +131,24 @@ def test_summary_groups_experiments_under_the_claims_sections():
     assert html_text.count('<tr class="section">') == 3
     assert registry.section_of("fizzbuzz").startswith("D.") and registry.section_of("nope") == "Other experiments"
     assert len(registry.CLAIMS_ORDER) == len(set(registry.CLAIMS_ORDER)) == 42
+
+
+def test_report_compare_shows_the_other_runs_verdict_and_marks_differences(tmp_path, toys, capsys):
+    import shutil
+    quick, full = tmp_path / "quick", tmp_path / "full"
+    run_experiments([TOY, TOY_FAILING], preset="test", out=quick, progress=False)
+    run_experiments([TOY, TOY_FAILING], preset="full", out=full, progress=False)
+    rep = write_report(quick, compare=full)
+    md = open(rep["markdown"], encoding="utf-8").read()
+    assert "| other run |" in md
+    assert "| full: holds (2 seeds) |" in md.split("| toy-ok |")[1].splitlines()[0]
+    assert "full: failed (0 seeds) |" in md.split("| toy-failing |")[1].splitlines()[0]   # both failed: same
+    assert "differs" not in md
+    for seed_dir in (full / "toy-ok").glob("seed-*"):     # the other run of toy-ok now has no result
+        shutil.rmtree(seed_dir)
+    assert deeprecipe_main(["lab", "report", str(quick), "--compare", str(full)]) == 1   # toy-failing failed
+    out = capsys.readouterr().out
+    assert "full: failed (0 seeds) — differs |" in out.split("| toy-ok |")[1].splitlines()[0]
+    assert "Other run (full: failed (0 seeds) — differs)" in open(quick / "report.html", encoding="utf-8").read()
+    plain = write_report(quick)["summary"]                                 # without --compare: no column
+    assert "other run" not in plain
