@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from ..validation.files import regular_file_inside
 from . import registry, storage
 from .experiment import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, Verdict
-from .runner import Outcome, finalize, load_results
+from .runner import Outcome, finalize, load_results, planned_seeds
 
 
 @dataclass
@@ -117,6 +117,10 @@ def _entry(out: str, d: str, name: str, known: dict) -> Entry:
         note = ("this version of deeprecipe has no experiment with this id: the verdict "
                 "saved when it ran is shown, not recomputed")
     outcome.figure = _safe_figure(out, exp_id, outcome.figure)
+    planned = planned_seeds(d)
+    if outcome.ok and planned is not None and len(outcome.seeds) < planned:
+        note = (f"{len(outcome.seeds)} of the {planned} seeds the last run planned are saved (it is still "
+                f"running, or was interrupted): this verdict rests on those; run it again to finish")
     return Entry(
         exp_id, outcome, title=str(header.get("title", exp_id)), claim=str(header.get("claim", "")),
         source=[str(s) for s in header.get("source", [])] if isinstance(header.get("source"), list) else [],
@@ -221,6 +225,9 @@ def markdown_summary(entries, out: str = "") -> str:
         for e in failed:
             err = (e.outcome.error or "").strip().splitlines()
             lines.append(f"- **{e.id}**: {err[0] if err else 'unknown error'}")
+    noted = [e for e in entries if e.note]
+    if noted:
+        lines += ["", "## Notes", ""] + [f"- **{e.id}**: {e.note}" for e in noted]
     return "\n".join(lines) + "\n"
 
 

@@ -156,6 +156,19 @@ def _worker(task: _Task) -> dict:
 
 
 # --------------------------------------------------------------------------- preparation
+#: file in an experiment's directory: the number of seeds the latest run planned
+PLANNED_FILE = "planned.json"
+
+
+def planned_seeds(exp_dir) -> int | None:
+    """The seeds the latest ``lab run`` planned for this experiment, or None if unknown."""
+    try:
+        n = storage.read_result_json(exp_dir, PLANNED_FILE).get("seeds")
+    except storage.ResultsError:
+        return None
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None
+
+
 def prepare(experiment: Experiment, preset: str, out, n_seeds: int, rerun: bool) -> list:
     """Make ``OUT/<id>`` ready and return the seeds that still need to run.
 
@@ -182,6 +195,9 @@ def prepare(experiment: Experiment, preset: str, out, n_seeds: int, rerun: bool)
     os.makedirs(exp_dir, exist_ok=True)
     if not storage.is_experiment_dir(exp_dir):
         storage.write_experiment_header(exp_dir, experiment, preset, config)
+    # How many seeds the latest `lab run` asked for: a report made before they are all saved
+    # (a run still going, or interrupted) says its verdict rests on fewer.
+    storage.atomic_write_json(os.path.join(exp_dir, PLANNED_FILE), {"seeds": int(n_seeds)})
     todo = []
     for s in range(n_seeds):
         unit = storage.load_unit(out, experiment.id, s)

@@ -152,3 +152,15 @@ def test_report_compare_shows_the_other_runs_verdict_and_marks_differences(tmp_p
     assert "Other run (full: failed (0 seeds) — differs)" in open(quick / "report.html", encoding="utf-8").read()
     plain = write_report(quick)["summary"]                                 # without --compare: no column
     assert "other run" not in plain
+
+
+def test_report_says_when_a_verdict_rests_on_fewer_seeds_than_the_run_planned(tmp_path, toys):
+    import shutil
+    run_experiments([TOY], preset="test", out=tmp_path, progress=False)     # the test preset plans 3 seeds
+    assert "Notes" not in write_report(tmp_path)["summary"]
+    shutil.rmtree(tmp_path / "toy-ok" / "seed-2")                            # as if the run were cut short
+    md = write_report(tmp_path)["summary"]
+    assert "- **toy-ok**: 2 of the 3 seeds the last run planned are saved" in md
+    assert "2 of the 3 seeds" in open(tmp_path / "report.html", encoding="utf-8").read()
+    run_experiments([TOY], preset="test", out=tmp_path, progress=False)     # finishing the run clears it
+    assert "Notes" not in write_report(tmp_path)["summary"]
