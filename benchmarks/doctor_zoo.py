@@ -486,6 +486,12 @@ def report(rows, seconds):
                                                                               if r["ids"] else ""))
     ver = [r for r in sick_rows if "verified" in r]
     print(f"Sick runs verified sick by the independent measurement: {sum(r['verified'] for r in ver)}/{len(ver)}")
+    # A recipe that did not make its disease (by the independent measurement) says nothing
+    # about the doctor: detection among the runs that really have it is the doctor's own rate.
+    real = [r for r in ver if r["verified"]]
+    if real:
+        d_real = sum(r["disease"] in r["ids"] for r in real)
+        print(f"Detection among the runs verified sick: {d_real}/{len(real)} = {d_real / len(real):.0%}")
     treated = [r for r in sick_rows if "treated" in r]
     if treated:
         cured = sum(r["cured"] for r in treated)
