@@ -41,7 +41,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -232,15 +231,9 @@ def run_worker(args):
 
 # ---------------------------------------------------------------------------- driver
 def spawn(framework, model, samples, epochs, warmup):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--framework", framework, "--model", model,
-           "--samples", str(samples), "--epochs", str(epochs), "--warmup", str(warmup)]
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    for line in p.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    raise RuntimeError(f"{framework} {model} worker failed:\n{p.stdout}\n{p.stderr}")
+    from _spawn import spawn_worker
+    return spawn_worker(__file__, ["--worker", "--framework", framework, "--model", model, "--samples", samples,
+                                   "--epochs", epochs, "--warmup", warmup], 1, f"{framework} {model}")
 
 
 def main(argv=None):

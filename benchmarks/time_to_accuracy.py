@@ -31,8 +31,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -125,16 +123,9 @@ def worker_torch(kind, target, max_epochs, seed):
 
 
 def spawn(framework, args):
-    t = str(args.threads)
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=t, OMP_NUM_THREADS=t, MKL_NUM_THREADS=t,
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, "--model", args.model,
-           "--threads", t, "--max-epochs", str(args.max_epochs), "--seed", str(args.seed)]
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    for line in p.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    raise RuntimeError(f"the {framework} worker failed:\n{p.stdout}\n{p.stderr}")
+    from _spawn import spawn_worker
+    return spawn_worker(__file__, ["--worker", framework, "--model", args.model, "--threads", args.threads,
+                                   "--max-epochs", args.max_epochs, "--seed", args.seed], args.threads, framework)
 
 
 def main(argv=None):

@@ -30,7 +30,7 @@ from .evaluation import evaluate, iter_batches, predict, run_eval  # noqa: F401 
 from .history import History
 from .losses import get_loss
 from .metrics import resolve_metrics
-from .step import EpochSums, prepare_target, step_arrays, train_step
+from .step import EpochSums, prepare_target, train_step
 from .validation import as_array, callback_list, check_fit_arrays, model_device, model_dtype, prepare_batch
 
 
@@ -289,8 +289,8 @@ class Trainer:
                 warnings.warn(f"fit(cuda_graph=True): continuing without a CUDA graph: {e}", RuntimeWarning,
                               stacklevel=5)
                 graph = None
-        out, loss = step_arrays(self.model, self.loss.fn, self.optimizer, xb, yb)
-        return out, float(loss), graph
+        out, lval = train_step(self.model, self.loss.fn, self.optimizer, xb, yb)
+        return out, lval, graph
 
     def _epochs(self, loader, start_batch, state, val_arrays, val_bs, device, dtype):
         model, opt, cbl = self.model, self.optimizer, self.callbacks
@@ -322,10 +322,7 @@ class Trainer:
                 if has_bb:
                     cbl.call("on_train_batch_begin", b, {"batch": b, "size": n})
                 yb = prepare_target(yb, device, dtype)
-                if graph is None:
-                    out, lval = train_step(model, loss_fn, opt, prepare_batch(xb, device, dtype), yb)
-                else:
-                    out, lval, graph = self._step(graph, prepare_batch(xb, device, dtype), yb)
+                out, lval, graph = self._step(graph, prepare_batch(xb, device, dtype), yb)
                 sums.add(metrics, out, yb, lval, n)
                 b += 1
                 self.batch = b
