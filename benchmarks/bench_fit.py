@@ -230,10 +230,11 @@ def run_worker(args):
 
 
 # ---------------------------------------------------------------------------- driver
-def spawn(framework, model, samples, epochs, warmup):
+def spawn(framework, model, samples, epochs, warmup, torch_malloc="system"):
     from _spawn import spawn_worker
     return spawn_worker(__file__, ["--worker", "--framework", framework, "--model", model, "--samples", samples,
-                                   "--epochs", epochs, "--warmup", warmup], 1, f"{framework} {model}")
+                                   "--epochs", epochs, "--warmup", warmup], 1, f"{framework} {model}",
+                        framework=framework, torch_malloc=torch_malloc)
 
 
 def main(argv=None):
@@ -244,6 +245,9 @@ def main(argv=None):
     ap.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {', '.join(MODELS)}")
     ap.add_argument("--samples", type=int, default=None, help="training samples per epoch (default: all 60,000)")
     ap.add_argument("--json", metavar="PATH", help="also write the raw results as JSON")
+    ap.add_argument("--torch-malloc", choices=("system", "same"), default="system",
+                    help="glibc malloc settings of the torch worker: the system's (default, as torch users run "
+                         "it) or the ones deeprecipe sets for itself (benchmarks/_spawn.py)")
     # worker mode (internal)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--framework", help=argparse.SUPPRESS)
@@ -271,14 +275,15 @@ def main(argv=None):
     import numpy as np
     print(f"deeprecipe fit vs PyTorch {tv} hand-written loop; numpy {np.__version__}; 1 BLAS thread; "
           f"Adam lr 1e-3, batch 128; {f'{samples} samples' if samples else '60,000 samples (full epochs)'} x "
-          f"{epochs} epoch(s) per run; {repeats} interleaved repeats (medians)", flush=True)
+          f"{epochs} epoch(s) per run; {repeats} interleaved repeats (medians); torch malloc: {args.torch_malloc}",
+          flush=True)
     results = {m: {"deeprecipe": [], "torch": [], "gemm": []} for m in models}
     for r in range(repeats):
         for m in models:
             results[m]["gemm"].append(spawn("gemm", m, samples, epochs, warmup)["seconds_per_sample"])
             order = ["deeprecipe", "torch"] if r % 2 == 0 else ["torch", "deeprecipe"]
             for fw in order:
-                res = spawn(fw, m, samples, epochs, warmup)
+                res = spawn(fw, m, samples, epochs, warmup, args.torch_malloc)
                 results[m][fw].append(res)
                 print(f"  repeat {r + 1} {m:<15} {fw:<10} {res['samples'] / res['seconds']:9.0f} samples/s  "
                       f"peak +{(res['peak_kb'] - res['base_kb']) / 1024:6.1f} MiB", flush=True)

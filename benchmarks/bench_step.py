@@ -257,7 +257,8 @@ def worker(framework, batch, lr, kind="cnn"):
 
 
 def _spawn(framework, args):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    from _spawn import worker_env
+    env = worker_env(framework, 1, args.torch_malloc)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework,
            "--batch", str(args.batch), "--lr", repr(args.lr), "--model", args.model]
     return subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
@@ -277,6 +278,9 @@ def main(argv=None):
     ap.add_argument("--model", choices=MODELS, default="cnn", help="the small CNN or the MLP 784-512-256-10")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--no-breakdown", action="store_true", help="skip the per-op breakdown")
+    ap.add_argument("--torch-malloc", choices=("system", "same"), default="system",
+                    help="glibc malloc settings of the torch worker: the system's (default, as torch users run "
+                         "it) or the ones deeprecipe sets for itself (benchmarks/_spawn.py)")
     ap.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -303,7 +307,7 @@ def main(argv=None):
         what = ("CNN conv32-pool-conv64-pool-fc128-fc10 on {b}x1x28x28" if args.model == "cnn"
                 else "MLP " + "-".join(map(str, MLP_SIZES)) + " on {b}x784").format(b=args.batch)
         print(f"{what}, float32, Adam, 1 thread, one process each, {args.repeats} x {args.steps} steps "
-              f"(first loss {d1:.6f} both)")
+              f"(first loss {d1:.6f} both); torch malloc: {args.torch_malloc}")
         for name, m in med.items():
             q1, q3 = np.percentile(times[name], [25, 75])
             print(f"  {name:>10}: median {m * 1e3:8.3f} ms/step  (IQR {q1 * 1e3:.3f}-{q3 * 1e3:.3f})")

@@ -125,7 +125,8 @@ def worker_torch(kind, target, max_epochs, seed):
 def spawn(framework, args):
     from _spawn import spawn_worker
     return spawn_worker(__file__, ["--worker", framework, "--model", args.model, "--threads", args.threads,
-                                   "--max-epochs", args.max_epochs, "--seed", args.seed], args.threads, framework)
+                                   "--max-epochs", args.max_epochs, "--seed", args.seed], args.threads, framework,
+                        framework=framework, torch_malloc=args.torch_malloc)
 
 
 def main(argv=None):
@@ -135,6 +136,8 @@ def main(argv=None):
     ap.add_argument("--max-epochs", type=int, default=30, help="give up after this many epochs")
     ap.add_argument("--repeats", type=int, default=1, help="runs per framework, order alternating")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--torch-malloc", choices=("system", "same"), default="system",
+                    help="glibc malloc settings of the torch worker: the system's (default) or deeprecipe's")
     ap.add_argument("--worker", choices=("deeprecipe", "torch"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     target = TARGETS[args.model]

@@ -3,6 +3,7 @@ claims of "Tips for Training Deep Networks" on real data.
 
 ``import deeprecipe`` needs NumPy only; optional extras are imported where used.
 """
+from .allocator import retain_freed_memory
 from .backend import (  # noqa: F401
     default_dtype, get_array_module, get_default_dtype, get_rng, seed, set_default_dtype, to_device,
 )
@@ -10,6 +11,9 @@ from .config import enable_grad, is_grad_enabled, no_grad  # noqa: F401
 from .engine import Function, Parameter, Tensor, gradcheck, tensor  # noqa: F401
 from . import functions  # noqa: F401  (also installs Tensor's operators)
 from . import functions as F  # noqa: F401
+
+retain_freed_memory()  # reuse freed array memory instead of page-faulting it in each step
+del retain_freed_memory
 
 __version__ = "0.1.0"
 

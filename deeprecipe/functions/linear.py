@@ -4,11 +4,25 @@ This is the hot path of MLP training, so the op keeps temporaries to a minimum: 
 forward is one GEMM whose fresh output receives the bias in place, and the backward
 computes only the gradients whose inputs require them (the input batch of the first
 layer usually does not).
+
+Small and medium batches take the forward GEMM the other way round: ``y.T = W @ x.T``
+(transposed back to C order in the pass that adds the bias).  OpenBLAS's ``x @ W.T``
+kernel is slow when the batch is the short side.  Forward with bias, 1 thread, float32,
+plain vs swapped: ``784 -> 512`` 236 vs 99 us at batch 4, 352 vs 174 at 16, 736 vs 574
+at 64, 1169 vs 1124 at 128; ``3136 -> 128`` 319 vs 211 at 16 but 1196 vs 1327 at 128;
+for a narrow output (``256 -> 10``) the plain form is as fast or faster at every batch.
+Hence the swap when ``2 <= batch <= SWAP_MAX_BATCH`` and ``batch < out_features``, on
+the CPU only.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import get_array_module
 from ..engine.function import Function
+
+# Largest batch for the swapped forward GEMM (see the module docstring).
+SWAP_MAX_BATCH = 64
 
 
 def xp_dot(a, b):
@@ -29,6 +43,15 @@ class Linear(Function):
         if b is not None and b.shape != (W.shape[0],):
             raise ValueError(f"linear: bias must have shape ({W.shape[0]},), got {b.shape}")
         self.x, self.W = x, W
+        n = x.shape[0]
+        if x.ndim == 2 and 2 <= n <= SWAP_MAX_BATCH and n < W.shape[0] and get_array_module(x, W) is np:
+            yt = W @ x.T  # (out, n); see the module docstring
+            # back to a C-ordered (n, out) in the same pass that adds the bias: an
+            # F-ordered output would make later elementwise ops mix layouts (ReLU's
+            # backward measured 10x slower at 128x512)
+            if b is not None:
+                return np.add(yt.T, b, order="C")
+            return np.ascontiguousarray(yt.T)
         y = x @ W.T  # BLAS reads the transposed view directly: no copy of W
         if b is not None:
             y += b  # in place into the fresh GEMM output: no extra temporary

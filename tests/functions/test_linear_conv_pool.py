@@ -35,6 +35,25 @@ def test_linear_gradcheck(rng, x_shape, with_bias):
     check_grads(F.linear, arrays)
 
 
+@pytest.mark.parametrize("n", [1, 2, 5, 64, 65, 80])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_swapped_forward_gemm_same_result_c_ordered(rng, n, dtype, with_bias):
+    # batches 2..64 narrower than the output take the swapped GEMM W @ x.T; the result
+    # must be the same numbers, C-ordered, at every batch on both sides of the switch
+    x = rng.standard_normal((n, 9)).astype(dtype)
+    W = rng.standard_normal((70, 9)).astype(dtype)
+    b = rng.standard_normal(70).astype(dtype) if with_bias else None
+    y = F.linear(x, W, b).data
+    expected = np.einsum("ni,oi->no", x.astype(np.float64), W.astype(np.float64)) + (b if with_bias else 0)
+    assert y.dtype == dtype and y.shape == (n, 70) and y.flags.c_contiguous
+    np.testing.assert_allclose(y, expected, rtol=1e-12 if dtype == np.float64 else 1e-5, atol=1e-5)
+
+
+def test_linear_swapped_forward_gradcheck(rng):
+    check_grads(F.linear, [rng.standard_normal((3, 4)), rng.standard_normal((6, 4)), rng.standard_normal(6)])
+
+
 def test_linear_computes_only_needed_grads(rng):
     # the first layer's input is data: its gradient (a GEMM) must not be computed
     x = Tensor(rng.standard_normal((4, 3)))
