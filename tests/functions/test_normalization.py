@@ -8,7 +8,9 @@ from tests.conftest import requires_torch, torch
 from tests.functions._torch_compare import check_grads, compare_with_torch
 
 TOLS = [(np.float64, 1e-10), (np.float32, 1e-5)]
-SHAPES = [(6, 3), (4, 3, 2, 3)]
+# (4, 3, 2, 3): 6 values per example and channel, the general path; (3, 2, 4, 5) and (2, 3, 17):
+# at least SPATIAL_MIN of them, the spatial training path of batch norm
+SHAPES = [(6, 3), (4, 3, 2, 3), (3, 2, 4, 5), (2, 3, 17)]
 
 
 def _axes(shape):
