@@ -96,12 +96,16 @@ class MonitorCallback:
     # ------------------------------------------------------------------ protocol
     def set_context(self, trainer) -> None:
         self.trainer = trainer
+        self._fit_history = getattr(trainer, "history", None)   # still ours after fit lets go of the trainer
         self.model = getattr(trainer, "model", self.model)
         self.optimizer = getattr(trainer, "optimizer", self.optimizer)
 
+    _fit_history = None
+
     @property
     def history(self):
-        h = getattr(self.trainer, "history", None) if self.trainer is not None else None
+        t = self.trainer
+        h = getattr(t, "history", None) if t is not None else self._fit_history
         return h if h is not None else self._history
 
     def _reset(self):

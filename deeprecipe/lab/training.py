@@ -80,6 +80,11 @@ def _recorder_class():
             elif self.max_steps is not None and len(self.step_loss) >= self.max_steps:
                 self.trainer.stop(f"reached {self.max_steps} steps")
 
+        diverged = False   # the trainer's verdict, kept at the end (the trainer lets go of us)
+
+        def on_train_end(self, logs=None):
+            self.diverged = bool(self.trainer.diverged)
+
         def on_epoch_end(self, epoch, logs=None):
             last = epoch + 1 == self.epochs or self.trainer.stop_training
             if (epoch + 1) % self.eval_every and not last:
@@ -94,7 +99,7 @@ def _recorder_class():
                 splits.append(("val", d.x_val, d.y_val))
             splits.append(("test", d.x_test, d.y_test))
             for name, x, y in splits:
-                if self.trainer.diverged:
+                if (self.trainer.diverged if self.trainer is not None else self.diverged):
                     r = {"loss": math.nan, "accuracy": math.nan}
                 else:
                     r = evaluate(self.model, x, y, batch_size=self.eval_batch)
@@ -155,6 +160,6 @@ def train_classifier(data, hidden=(100,), activation="relu", init="he", optimize
     curves["epoch"] = curves["epoch"].astype(np.int64)
     curves["step_loss"] = np.asarray(rec.step_loss, dtype=np.float64)
     final = {k: float(v[-1]) for k, v in curves.items() if k not in ("epoch", "step_loss")}
-    final["diverged"] = bool(rec.trainer.diverged) if rec.trainer is not None else False
+    final["diverged"] = rec.diverged
     final["steps"] = len(rec.step_loss)
     return {"curves": curves, "final": final}, model

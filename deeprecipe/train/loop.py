@@ -249,8 +249,10 @@ class Trainer:
         except KeyboardInterrupt:
             self.stop("interrupted (KeyboardInterrupt)")
             cbl.on_train_end({})
+            cbl.release_context(self)
             raise
         cbl.on_train_end({})
+        cbl.release_context(self)
         if self.diverged and self.stop_reason:
             print(self.stop_reason, file=sys.stderr)
         return self.history

@@ -138,6 +138,19 @@ class CallbackList:
                     except AttributeError:
                         pass
 
+    def release_context(self, trainer) -> None:
+        """After ``on_train_end``: drop each callback's reference to ``trainer`` (keeping
+        ``model`` and ``optimizer``).  The trainer holds its callbacks, so the reference
+        made a cycle that kept the trainer — optimizer state, data loader — alive until
+        Python's cycle collector ran, long after ``fit`` returned (and as long as the
+        returned History lived); without it that memory is freed as soon as it is unused."""
+        for cb in self.callbacks:
+            if getattr(cb, "trainer", None) is trainer:
+                try:
+                    cb.trainer = None
+                except AttributeError:
+                    pass
+
     def call(self, hook: str, *args) -> None:
         for fn in self._by_hook[hook]:
             fn(*args)
