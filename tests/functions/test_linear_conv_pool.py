@@ -84,7 +84,7 @@ def test_linear_bad_shapes_raise(rng):
 
 @requires_torch
 @pytest.mark.parametrize("dtype,tol", TOLS)
-@pytest.mark.parametrize("x_shape", [(6, 5), (2, 3, 5), (1, 5)])
+@pytest.mark.parametrize("x_shape", [(6, 5), (2, 3, 5), (1, 5), (3, 5)])  # (3, 5): the swapped GEMM
 def test_linear_vs_torch(rng, dtype, tol, x_shape):
     arrays = [rng.standard_normal(x_shape), rng.standard_normal((4, 5)), rng.standard_normal(4)]
     compare_with_torch(torch, F.linear, torch.nn.functional.linear, arrays, dtype, tol)
