@@ -35,7 +35,8 @@ def worker_env(framework: str, threads: int, torch_malloc: str = "system") -> di
                PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     if framework == "torch":
         if torch_malloc == "same":
-            sys.path.insert(0, ROOT)
+            if ROOT not in sys.path:
+                sys.path.insert(0, ROOT)
             from deeprecipe.allocator import MMAP_THRESHOLD, TRIM_THRESHOLD
             env.update(MALLOC_MMAP_THRESHOLD_=str(MMAP_THRESHOLD), MALLOC_TRIM_THRESHOLD_=str(TRIM_THRESHOLD))
         else:

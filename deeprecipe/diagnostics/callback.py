@@ -90,23 +90,21 @@ class MonitorCallback:
         self.probe, self.batch_loss = probe, bool(batch_loss)
         self.model, self.optimizer, self.trainer = model, optimizer, None
         self._history = history
+        self._fit_history = None
         self._monitor = None
         self._reset()
 
     # ------------------------------------------------------------------ protocol
     def set_context(self, trainer) -> None:
         self.trainer = trainer
-        self._fit_history = getattr(trainer, "history", None)   # still ours after fit lets go of the trainer
+        # the trainer's History (fixed for its lifetime), still ours after fit lets go of the trainer
+        self._fit_history = getattr(trainer, "history", None)
         self.model = getattr(trainer, "model", self.model)
         self.optimizer = getattr(trainer, "optimizer", self.optimizer)
 
-    _fit_history = None
-
     @property
     def history(self):
-        t = self.trainer
-        h = getattr(t, "history", None) if t is not None else self._fit_history
-        return h if h is not None else self._history
+        return self._fit_history if self._fit_history is not None else self._history
 
     def _reset(self):
         self.histograms: dict = {}

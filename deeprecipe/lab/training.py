@@ -69,6 +69,7 @@ def _recorder_class():
                 slice(0, int(eval_train_max))
             self.step_loss = []
             self.evals = {"epoch": []}
+            self.diverged = False   # the trainer's verdict, kept at the end (the trainer lets go of us)
 
         def on_train_batch_end(self, batch, logs=None):
             loss = float(logs["loss"])
@@ -79,8 +80,6 @@ def _recorder_class():
                 self.trainer.stop("the loss became non-finite", diverged=True)
             elif self.max_steps is not None and len(self.step_loss) >= self.max_steps:
                 self.trainer.stop(f"reached {self.max_steps} steps")
-
-        diverged = False   # the trainer's verdict, kept at the end (the trainer lets go of us)
 
         def on_train_end(self, logs=None):
             self.diverged = bool(self.trainer.diverged)

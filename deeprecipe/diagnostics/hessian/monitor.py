@@ -42,20 +42,18 @@ class SharpnessMonitor:
         self.x, self.y, self.every = x, y, int(every)
         self.loss_fn, self.iters, self.tol, self.name, self.rng = loss_fn, int(iters), float(tol), name, rng
         self.model, self.trainer, self._history = model, None, history
+        self._fit_history = None
         self.records, self.last, self._v, self._count = [], None, None, 0
 
     def set_context(self, trainer) -> None:
         self.trainer = trainer
-        self._fit_history = getattr(trainer, "history", None)   # still ours after fit lets go of the trainer
+        # the trainer's History (fixed for its lifetime), still ours after fit lets go of the trainer
+        self._fit_history = getattr(trainer, "history", None)
         self.model = getattr(trainer, "model", self.model)
-
-    _fit_history = None
 
     @property
     def history(self):
-        t = self.trainer
-        h = getattr(t, "history", None) if t is not None else self._fit_history
-        return h if h is not None else self._history
+        return self._fit_history if self._fit_history is not None else self._history
 
     def on_train_begin(self, logs=None):
         if self.model is None:
